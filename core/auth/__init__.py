@@ -1,0 +1,1 @@
+"""Users signing in: passwords, email verification, two-factor, sessions, throttling."""

@@ -1,0 +1,81 @@
+"""Encryption of data at rest (AES-256-GCM) and keyed blind indexes (HMAC-SHA256).
+
+Ciphertexts carry the id of the key that made them (``kid:nonce+ct`` in base64), so
+keys rotate: the first key in ``DATA_KEYS`` encrypts, every listed key decrypts.
+The associated data binds a ciphertext to the row it belongs to, so a value copied
+into another row does not decrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+
+def parse_keys(spec: str) -> dict[str, bytes]:
+    """Parse ``"k1:<base64 32 bytes>,k0:<...>"`` into an ordered mapping of key id → key."""
+    keys: dict[str, bytes] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kid, sep, b64 = part.partition(":")
+        if not sep or not kid.isalnum():
+            raise ValueError("each key is written id:base64, ids letters and digits only")
+        try:
+            key = base64.b64decode(b64, validate=True)
+        except ValueError as exc:
+            raise ValueError(f"key {kid!r} is not valid base64") from exc
+        if len(key) != 32:
+            raise ValueError(f"key {kid!r} must be 32 bytes (256 bits), not {len(key)}")
+        keys[kid] = key
+    if not keys:
+        raise ValueError("no keys given")
+    return keys
+
+
+def _derive(secret: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        secret.encode()
+    )
+
+
+def data_keys() -> dict[str, bytes]:
+    """The configured data keys; in development, one derived from SECRET_KEY."""
+    spec = current_app.config.get("DATA_KEYS")
+    if spec:
+        return parse_keys(spec)
+    return {"dev": _derive(current_app.config["SECRET_KEY"], b"sentra data key")}
+
+
+def encrypt(plaintext: str, aad: str) -> str:
+    """Encrypt text under the current key, bound to ``aad`` (e.g. table:row id)."""
+    kid, key = next(iter(data_keys().items()))
+    nonce = os.urandom(12)
+    ct = AESGCM(key).encrypt(nonce, plaintext.encode(), aad.encode())
+    return f"{kid}:{base64.urlsafe_b64encode(nonce + ct).decode()}"
+
+
+def decrypt(token: str, aad: str) -> str:
+    """Decrypt a value made by :func:`encrypt` with any configured key."""
+    kid, _, b64 = token.partition(":")
+    key = data_keys().get(kid)
+    if key is None:
+        raise ValueError(f"data key {kid!r} is not configured")
+    raw = base64.urlsafe_b64decode(b64)
+    return AESGCM(key).decrypt(raw[:12], raw[12:], aad.encode()).decode()
+
+
+def blind_index(value: str, purpose: str) -> str:
+    """A keyed hash for equality lookups (duplicate detection) that leaks nothing else.
+
+    The key is separate from the encryption keys, so knowing a ciphertext key does not
+    let anyone brute-force the small space of, say, NIKs.
+    """
+    secret = current_app.config.get("BLIND_INDEX_KEY") or current_app.config["SECRET_KEY"]
+    key = _derive(secret, b"sentra blind index " + purpose.encode())
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()

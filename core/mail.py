@@ -1,0 +1,197 @@
+"""Email through the outbox: written with the state change, delivered after commit, once.
+
+``send_mail()`` adds an :class:`~core.models.OutboxMessage` to the session and
+enqueues ``deliver_outbox_message`` for after the commit. Delivery claims the row by
+pushing its ``due_at`` forward (a lease) in its own committed transaction, sends,
+then marks it sent; a second copy of the job finds nothing to claim. If Redis or
+SMTP is down, the message waits and :func:`sweep_outbox` re-enqueues it.
+
+Backends: ``file://dir`` writes ``.eml`` files (the embedded default, a link is
+logged so a developer can click it) and ``smtp://host:port`` / ``smtps://`` sends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import ssl
+import uuid
+from email.message import EmailMessage
+from email.utils import formatdate
+from email.utils import make_msgid
+from pathlib import Path
+from urllib.parse import unquote
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+from flask import current_app
+from flask import render_template
+from flask_babel import force_locale
+
+from core.db import utcnow
+from core.extensions import db
+from core.jobs import enqueue
+from core.models import OutboxMessage
+from core.models import OutboxStatus
+from core.tenancy import Scope
+from core.tenancy import current_tenant_id
+
+log = logging.getLogger(__name__)
+
+#: how long a delivery attempt holds its claim before the sweeper may retry it
+LEASE = dt.timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+
+
+def send_mail(
+    recipient: str,
+    template: str,
+    context: dict,
+    *,
+    locale: str = "id",
+    tenant_id: uuid.UUID | None = None,
+) -> OutboxMessage:
+    """Queue an email rendered from ``templates/mail/<template>.{txt,html}``.
+
+    ``context`` must be JSON-serialisable (ids and strings, not objects): it is stored
+    and rendered later by the delivery job.
+    """
+    message = OutboxMessage(
+        tenant_id=tenant_id or current_tenant_id(),
+        template=template,
+        recipient=recipient,
+        locale=locale,
+        context=context,
+    )
+    db.session.add(message)
+    db.session.flush()
+    # The outbox is swept across tenants, so its jobs run in the SYSTEM scope.
+    enqueue(
+        "core.mail.deliver_outbox_message",
+        scope=Scope.SYSTEM,
+        job_id=f"outbox-{message.id}",
+        outbox_id=str(message.id),
+    )
+    return message
+
+
+def deliver_outbox_message(outbox_id: str) -> bool:
+    """Job: send one outbox message if it is still pending and unclaimed. True if sent."""
+    now = utcnow()
+    table = OutboxMessage.__table__
+    claimed = db.session.execute(
+        sa.update(table)
+        .where(
+            table.c.id == uuid.UUID(outbox_id),
+            table.c.status == OutboxStatus.PENDING.value,
+            table.c.due_at <= now,
+        )
+        .values(due_at=now + LEASE, attempts=table.c.attempts + 1)
+        .returning(table.c.id)
+    ).first()
+    db.session.commit()  # the claim must be visible before we send
+    if claimed is None:
+        return False
+    message = db.session.get(OutboxMessage, uuid.UUID(outbox_id))
+    try:
+        get_backend().send(render_message(message))
+    except Exception as exc:
+        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if message.attempts >= MAX_ATTEMPTS:
+            message.status = OutboxStatus.FAILED
+        else:  # back off: 1, 2, 4 … minutes
+            message.due_at = utcnow() + dt.timedelta(minutes=2 ** (message.attempts - 1))
+        db.session.commit()
+        log.warning(
+            "mail delivery failed", extra={"outbox_id": outbox_id, "error": message.last_error}
+        )
+        return False
+    message.status = OutboxStatus.SENT
+    message.sent_at = utcnow()
+    message.last_error = None
+    db.session.commit()
+    return True
+
+
+def sweep_outbox(limit: int = 500) -> int:
+    """Periodic job: re-enqueue pending messages that are due (Redis was down, a worker died)."""
+    due = db.session.scalars(
+        sa.select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.due_at <= utcnow())
+        .order_by(OutboxMessage.due_at)
+        .limit(limit)
+    ).all()
+    for outbox_id in due:
+        # A fresh job id per sweep: rq's unique enqueue would drop a retry of the same id.
+        enqueue("core.mail.deliver_outbox_message", scope=Scope.SYSTEM, outbox_id=str(outbox_id))
+    return len(due)
+
+
+def render_message(message: OutboxMessage) -> EmailMessage:
+    """Build the MIME message: plain text and HTML from the same context, in its locale."""
+    ctx = dict(
+        message.context, recipient=message.recipient, base_url=current_app.config["BASE_URL"]
+    )
+    with force_locale(message.locale):
+        subject = render_template(f"mail/{message.template}.subject.txt", **ctx).strip()
+        text = render_template(f"mail/{message.template}.txt", **ctx)
+        html = render_template(f"mail/{message.template}.html", **ctx)
+    email = EmailMessage()
+    email["Subject"] = subject
+    email["From"] = current_app.config["MAIL_FROM"]
+    email["To"] = message.recipient
+    email["Date"] = formatdate(localtime=False)
+    # Stable across retries, so a receiving server can drop a duplicate.
+    email["Message-ID"] = make_msgid(idstring=str(message.id), domain="sentra.local")
+    email.set_content(text)
+    email.add_alternative(html, subtype="html")
+    return email
+
+
+class FileBackend:
+    """Writes each message to ``<dir>/<timestamp>-<id>.eml`` (the embedded default)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def send(self, email: EmailMessage) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        msgid = email["Message-ID"].strip("<>").split("@")[0]
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+        path = self.directory / f"{stamp}-{msgid}.eml"
+        path.write_bytes(bytes(email))
+        log.info(
+            "mail written to outbox",
+            extra={"path": str(path), "to": email["To"], "subject": email["Subject"]},
+        )
+
+
+class SMTPBackend:
+    """Sends through an SMTP server: ``smtp://user:pass@host:port`` (STARTTLS when offered)."""
+
+    def __init__(self, url: str):
+        parsed = urlparse(url)
+        self.ssl = parsed.scheme == "smtps"
+        self.host = parsed.hostname or "localhost"
+        self.port = parsed.port or (465 if self.ssl else 25)
+        self.username = unquote(parsed.username) if parsed.username else None
+        self.password = unquote(parsed.password) if parsed.password else None
+
+    def send(self, email: EmailMessage) -> None:
+        cls = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
+        with cls(self.host, self.port, timeout=20) as smtp:
+            if not self.ssl and smtp.has_extn("starttls"):
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(email)
+
+
+def get_backend() -> FileBackend | SMTPBackend:
+    """The backend named by MAIL_URL."""
+    url = current_app.config["MAIL_URL"]
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return FileBackend(Path(unquote(parsed.path)))
+    return SMTPBackend(url)

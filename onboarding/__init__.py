@@ -1,0 +1,1 @@
+"""A tenant's way in: sign-up, team, venues and permit documents, ministry review."""

@@ -1,0 +1,1 @@
+"""The tenant's console at /o/<tenant>/: the home every member lands on."""

@@ -1,0 +1,220 @@
+"""Test harness: every app test runs on SQLite, and on PostgreSQL when reachable.
+
+PostgreSQL tests use a database made for this run, migrated as the owner (the
+superuser here) and used by the app through a login role that belongs to
+``sentra_app``: no ownership, no BYPASSRLS. So every app test on PostgreSQL also
+runs under row-level security. With ``CI=true`` an unreachable PostgreSQL or Redis
+fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+# Nothing from the developer's environment may steer the tests.
+for _var in (
+    "DATABASE_URL",
+    "MIGRATION_DATABASE_URL",
+    "REDIS_URL",
+    "STORAGE_URL",
+    "MAIL_URL",
+    "S3_ENDPOINT_URL",
+    "SECRET_KEY",
+    "SENTRA_ENV",
+    "DATA_KEYS",
+):
+    os.environ.pop(_var, None)
+_INSTANCE = Path(tempfile.mkdtemp(prefix="sentra-test-instance-"))
+os.environ["SENTRA_INSTANCE_PATH"] = str(_INSTANCE)
+
+CI = os.environ.get("CI", "").lower() == "true"
+PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+APP_LOGIN_ROLE = "sentra_test_app"
+
+pytest_plugins = ["tests.fixtures"]
+
+
+def unavailable(what: str, why: str):
+    """Skip a test whose service is missing, except under CI where that is a failure."""
+    message = f"{what} not reachable ({why})"
+    if CI:
+        pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+    pytest.skip(message)
+
+
+def _psycopg_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def base_config(tmp: Path) -> dict:
+    return {
+        "TESTING": True,
+        "SENTRA_ENV": "testing",
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-for-anything",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "MAIL_URL": f"file://{tmp / 'outbox'}",
+        "STORAGE_URL": f"file://{tmp / 'files'}",
+        "REDIS_URL": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "BASE_URL": "http://localhost",
+        "SERVER_NAME": None,
+    }
+
+
+def migrate_database(url: str) -> None:
+    """Build the schema by running the migrations, as deploys do."""
+    from flask_migrate import upgrade
+
+    from core.app import create_app
+
+    app = create_app(
+        {**base_config(_INSTANCE), "SQLALCHEMY_DATABASE_URI": url, "MIGRATION_DATABASE_URL": url}
+    )
+    with app.app_context():
+        upgrade()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test (much faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    migrate_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A migrated PostgreSQL database for this run: (owner URL, app-role URL)."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except Exception as exc:
+        unavailable("PostgreSQL", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    name = f"sentra_test_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    owner_url = _psycopg_url(f"{base}/{name}")
+    try:
+        migrate_database(owner_url)
+        with psycopg.connect(f"{base}/{name}", autocommit=True) as conn:
+            conn.execute(
+                f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                f"'{APP_LOGIN_ROLE}') THEN CREATE ROLE {APP_LOGIN_ROLE} LOGIN NOBYPASSRLS "
+                f"IN ROLE sentra_app; END IF; END $$"
+            )
+        user_part = base.split("://", 1)[1].split("@", 1)[1]
+        app_url = _psycopg_url(f"postgresql://{APP_LOGIN_ROLE}@{user_part}/{name}")
+        yield {"owner_url": owner_url, "app_url": app_url, "name": name}
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def truncate_all(owner_url: str) -> None:
+    """Empty every table between tests (as the owner; RLS does not apply to TRUNCATE)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(owner_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        tables = (
+            conn.execute(
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if tables:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend, request, tmp_path, sqlite_template):
+    """The URL the app uses in this test, on a database emptied for it."""
+    if backend == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    pg = request.getfixturevalue("postgres")
+    yield pg["app_url"]
+    truncate_all(pg["owner_url"])
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path) -> dict:
+    """Settings for this test's app; tests may change them before asking for ``app``."""
+    return {
+        **base_config(tmp_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MIGRATION_DATABASE_URL": database_url,
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    from core.app import create_app
+    from core.extensions import db
+
+    app = create_app(app_config)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context, as in production.
+
+    The ``app`` fixture keeps an app context open for the test body; without this, a
+    request would reuse it and share ``g`` (Flask-Login's cached user, the tenant) and
+    the database session with the test and with earlier requests.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = IsolatedClient
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis (database 15, flushed), skipped without one unless CI."""
+    from redis import Redis
+
+    try:
+        conn = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        conn.ping()
+    except Exception as exc:
+        unavailable("Redis", str(exc))
+    conn.flushdb()
+    conn.close()
+    return REDIS_URL

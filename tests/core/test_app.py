@@ -1,0 +1,101 @@
+"""The app factory, settings validation, error handling and the console's door."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import ConfigError
+from core.config import from_env
+from core.config import validate
+
+
+def test_home_page_answers(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"Sentra" in response.data
+    assert response.headers["X-Request-ID"]
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ok"}
+
+
+def test_unknown_page_is_html_for_browsers_and_problem_json_for_api(client):
+    page = client.get("/no-such-page")
+    assert page.status_code == 404
+    assert page.mimetype == "text/html"
+    assert b"Traceback" not in page.data
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404
+    assert api.mimetype == "application/problem+json"
+    assert api.json["status"] == 404
+    assert api.json["request_id"] == api.headers["X-Request-ID"]
+
+
+def test_request_id_from_proxy_is_kept_only_if_sane(client):
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "abcd-1234-efgh"}).headers["X-Request-ID"]
+        == "abcd-1234-efgh"
+    )
+    bad = client.get("/healthz", headers={"X-Request-ID": "<script>"}).headers["X-Request-ID"]
+    assert bad != "<script>" and len(bad) == 16
+
+
+def test_production_refuses_to_start_without_its_settings(tmp_path):
+    settings = from_env(tmp_path, {"SENTRA_ENV": "production"})
+    with pytest.raises(ConfigError) as excinfo:
+        validate(settings)
+    message = str(excinfo.value)
+    for name in ("SECRET_KEY", "DATABASE_URL", "DATA_KEYS", "REDIS_URL"):
+        assert name in message
+
+
+def test_development_defaults_need_nothing(tmp_path):
+    settings = from_env(tmp_path, {})
+    validate(settings)
+    assert settings["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'sentra.db'}"
+    assert settings["MAIL_URL"] == f"file://{tmp_path / 'outbox'}"
+    assert settings["REDIS_URL"] is None
+    # The generated secret key survives a restart.
+    assert from_env(tmp_path, {})["SECRET_KEY"] == settings["SECRET_KEY"]
+
+
+def test_bad_urls_are_named(tmp_path):
+    settings = from_env(
+        tmp_path,
+        {
+            "DATABASE_URL": "mysql://x",
+            "STORAGE_URL": "ftp://x",
+            "MAIL_URL": "http://x",
+            "REDIS_URL": "http://x",
+            "DATA_KEYS": "k1:short",
+        },
+    )
+    with pytest.raises(ConfigError) as excinfo:
+        validate(settings)
+    for name in ("DATABASE_URL", "STORAGE_URL", "MAIL_URL", "REDIS_URL", "DATA_KEYS"):
+        assert name in str(excinfo.value)
+
+
+def test_postgres_url_uses_psycopg3(tmp_path):
+    settings = from_env(tmp_path, {"DATABASE_URL": "postgres://u@h/db"})
+    assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
+
+
+def test_console_needs_sign_in_and_membership(client, create_tenant, create_user, login):
+    tenant = create_tenant("acme")
+    other = create_tenant("other")
+    member = create_user(tenant=tenant)
+    assert client.get("/o/acme/").status_code == 302  # to sign-in
+    login(client, member)
+    assert client.get("/o/acme/").status_code == 200
+    # Another tenant's console and a tenant that does not exist look the same.
+    assert client.get(f"/o/{other.slug}/").status_code == 404
+    assert client.get("/o/no-such-tenant/").status_code == 404
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

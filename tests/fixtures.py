@@ -1,0 +1,88 @@
+"""Factory fixtures: callables that make rows, plus a way to sign in a test client."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from core.auth.passwords import hash_password
+from core.db import utcnow
+from core.extensions import db
+from core.models import Membership
+from core.models import PlatformRole
+from core.models import Role
+from core.models import Tenant
+from core.models import TenantKind
+from core.models import TenantStatus
+from core.models import User
+
+_counter = itertools.count(1)
+PASSWORD = "correct horse battery staple"
+#: argon2 is deliberately slow; hash the test password once
+_HASH = hash_password(PASSWORD)
+
+
+@pytest.fixture
+def create_tenant(app):
+    def create(
+        slug: str | None = None,
+        *,
+        kind: TenantKind = TenantKind.CLINIC,
+        status: TenantStatus = TenantStatus.ACTIVE,
+        **kwargs,
+    ) -> Tenant:
+        n = next(_counter)
+        tenant = Tenant(
+            slug=slug or f"tenant-{n}",
+            name=kwargs.pop("name", f"Tenant {n}"),
+            kind=kind,
+            status=status,
+            **kwargs,
+        )
+        db.session.add(tenant)
+        db.session.commit()
+        return tenant
+
+    return create
+
+
+@pytest.fixture
+def create_user(app):
+    def create(
+        email: str | None = None,
+        *,
+        tenant: Tenant | None = None,
+        role: Role | None = None,
+        platform_role: PlatformRole | None = None,
+        verified: bool = True,
+        **kwargs,
+    ) -> User:
+        n = next(_counter)
+        user = User(
+            email=email or f"user{n}@example.test",
+            name=kwargs.pop("name", f"User {n}"),
+            password_hash=_HASH,
+            email_verified_at=utcnow() if verified else None,
+            platform_role=platform_role,
+            **kwargs,
+        )
+        db.session.add(user)
+        if tenant is not None:
+            db.session.add(Membership(tenant=tenant, user=user, role=role or Role.OWNER))
+        db.session.commit()
+        return user
+
+    return create
+
+
+@pytest.fixture
+def login():
+    """Sign a test client in as ``user`` (as a completed sign-in would, two-factor included)."""
+
+    def sign_in(client, user: User) -> None:
+        with client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+
+    return sign_in
