@@ -37,7 +37,7 @@ BLUEPRINTS = [
 #: Modules whose import registers models, signal receivers and CLI commands.
 MODEL_MODULES = [
     "core.models",
-    "onboarding.models",
+    "onboarding.venues.models",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

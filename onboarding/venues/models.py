@@ -1,4 +1,4 @@
-"""Onboarding tables: venues (and, with the review work, their permit documents)."""
+"""Venues: where a tenant vaccinates, once a ministry reviewer approves."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Venues and their permit documents, from draft to the ministry's decision."""
