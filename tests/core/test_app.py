@@ -99,3 +99,54 @@ def test_security_headers(client):
     response = client.get("/")
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def _add_failing_routes(app):
+    from core.errors import Conflict
+    from core.extensions import db
+    from core.models import Tenant
+    from core.models import TenantKind
+
+    def half_done(kind):
+        db.session.add(Tenant(slug="half-done", name="Half", kind=TenantKind.CLINIC))
+        db.session.flush()
+        if kind == "domain":
+            raise Conflict("That name is taken.", code="name_taken")
+        raise RuntimeError("boom: secret internals")
+
+    app.add_url_rule("/test/half-done/<kind>", view_func=half_done, methods=["POST"])
+    app.add_url_rule("/api/test/half-done/<kind>", "api_half_done", half_done, methods=["POST"])
+
+
+@pytest.mark.parametrize("kind", ["domain", "crash"])
+def test_an_error_saves_nothing(app, client, kind):
+    import sqlalchemy as sa
+
+    from core.extensions import db
+    from core.models import Tenant
+
+    _add_failing_routes(app)
+    response = client.post(f"/test/half-done/{kind}")
+    assert response.status_code == (409 if kind == "domain" else 500)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Tenant)) == 0
+
+
+def test_domain_error_answers_with_its_code(app, client):
+    _add_failing_routes(app)
+    page = client.post("/test/half-done/domain")
+    assert page.mimetype == "text/html" and b"That name is taken." in page.data
+    api = client.post("/api/test/half-done/domain")
+    assert api.mimetype == "application/problem+json"
+    assert api.json["code"] == "name_taken" and api.json["status"] == 409
+    assert api.json["title"] == "That name is taken."
+
+
+def test_crash_shows_no_internals(app, client, caplog):
+    _add_failing_routes(app)
+    page = client.post("/test/half-done/crash")
+    assert page.status_code == 500
+    assert b"secret internals" not in page.data and b"Traceback" not in page.data
+    assert page.headers["X-Request-ID"].encode() in page.data  # a reference to quote
+    api = client.post("/api/test/half-done/crash")
+    assert api.json["code"] == "server_error" and "secret" not in api.get_data(as_text=True)
+    assert "boom: secret internals" in caplog.text  # but the operators see it
