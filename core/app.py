@@ -31,6 +31,7 @@ from core.logs import configure_logging
 BLUEPRINTS = [
     "core.views:bp",
     "core.auth.views:bp",
+    "core.files:bp",
     "tenants.console.views:bp",
 ]
 
