@@ -33,12 +33,17 @@ BLUEPRINTS = [
     "core.auth.views:bp",
     "core.files:bp",
     "tenants.console.views:bp",
+    "onboarding.signup.views:bp",
+    "onboarding.team.views:bp",
+    "onboarding.team.views:accept_bp",
 ]
 
 #: Modules whose import registers models, signal receivers and CLI commands.
 MODEL_MODULES = [
     "core.models",
     "onboarding.venues.models",
+    "onboarding.signup.models",
+    "onboarding.team.models",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

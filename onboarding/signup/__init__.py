@@ -1,0 +1,1 @@
+"""Organisation sign-up and the console's getting-started checklist."""

@@ -1,0 +1,1 @@
+"""A tenant's team: invitations, roles, removal and membership end dates."""
