@@ -33,6 +33,8 @@ BLUEPRINTS = [
     "core.auth.views:bp",
     "core.files:bp",
     "tenants.console.views:bp",
+    "tenants.api.api:bp",
+    "tenants.api.views:bp",
     "onboarding.signup.views:bp",
     "onboarding.team.views:bp",
     "onboarding.team.views:accept_bp",
@@ -41,6 +43,7 @@ BLUEPRINTS = [
 #: Modules whose import registers models, signal receivers and CLI commands.
 MODEL_MODULES = [
     "core.models",
+    "core.api.models",
     "onboarding.venues.models",
     "onboarding.signup.models",
     "onboarding.team.models",

@@ -1,0 +1,47 @@
+"""``/api/v1``: the resources, the OpenAPI document and its documentation page.
+
+Resources live in ``tenants/api/resources/<area>.py``, one module per area; a new area
+is one module and one line in :data:`RESOURCE_MODULES`.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask import render_template
+from werkzeug.utils import import_string
+
+from core.api.openapi import build_openapi
+from core.api.openapi import describe
+from tenants.api.blueprint import DESCRIPTION
+from tenants.api.blueprint import api
+
+#: the modules whose import registers operations on ``api``
+RESOURCE_MODULES = [
+    "tenants.api.resources.venues",
+]
+
+for _module in RESOURCE_MODULES:
+    import_string(_module)
+
+bp = api
+
+
+def openapi_document() -> dict:
+    """The document, built once per app (operations are fixed once blueprints register)."""
+    cached = current_app.extensions.get("sentra_openapi")
+    if cached is None:
+        cached = current_app.extensions["sentra_openapi"] = build_openapi(api, DESCRIPTION)
+    return cached
+
+
+@api.public("/openapi.json", summary="The OpenAPI 3.1 document of this API")
+def openapi_json():
+    """The machine-readable description of every operation."""
+    return openapi_document()
+
+
+@api.public("/docs", summary="The documentation of this API")
+def docs():
+    """Human-readable documentation, rendered on the server from the OpenAPI document."""
+    spec = openapi_document()
+    return render_template("api/docs.html", spec=spec, sections=describe(spec))
