@@ -133,25 +133,52 @@ def create_admin(email: str, name: str, role: str, password: str) -> None:
 @click.argument("queues", nargs=-1)
 @with_appcontext
 def worker(burst: bool, queues: tuple[str, ...]) -> None:
-    """Run an rq worker (with its scheduler) for this app's queues."""
+    """Run an rq worker (with rq's scheduler for retries) for this app's queues."""
     from rq import Worker
 
-    from core.jobs import DEFAULT_QUEUE
     from core.jobs import get_queue
+    from core.jobs import queue_name
     from core.jobs import set_worker_app
 
     app = current_app._get_current_object()
     if not app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set: jobs run in-process, no worker needed.")
     set_worker_app(app)
-    qs = [get_queue(app, name) for name in (queues or (DEFAULT_QUEUE,))]
+    qs = [get_queue(app, name) for name in (queues or (queue_name(app),))]
     Worker(qs, connection=qs[0].connection).work(burst=burst, with_scheduler=True)
+
+
+@sentra.command("scheduler")
+@click.option("--once", is_flag=True, help="Enqueue what is due now, then exit.")
+@with_appcontext
+def scheduler_command(once: bool) -> None:
+    """Enqueue the periodic jobs (core.jobs.PERIODIC) when they are due; run one only."""
+    import signal
+    import threading
+
+    from core.jobs import PERIODIC
+    from core.jobs import Scheduler
+
+    app = current_app._get_current_object()
+    scheduler = Scheduler(app)
+    if once:
+        for job_id, outcome in scheduler.tick():
+            click.echo(f"{job_id}: {outcome}")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    names = ", ".join(f"{j.name} every {j.interval}s" for j in PERIODIC)
+    where = "to Redis" if app.config.get("REDIS_URL") else "in-process (no REDIS_URL)"
+    click.echo(f"Scheduler running {where}: {names}")
+    scheduler.run(stop)
+    click.echo("Scheduler stopped.")
 
 
 @sentra.command("sweep-outbox")
 @with_appcontext
 def sweep_outbox_command() -> None:
-    """Re-enqueue outbox messages that are due (runs periodically from the scheduler)."""
+    """Re-enqueue outbox messages that are due (the scheduler runs this every minute)."""
     from core.mail import sweep_outbox
 
     with cross_tenant(Scope.SYSTEM):
