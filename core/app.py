@@ -45,6 +45,10 @@ MODEL_MODULES = [
     "core.models",
     "core.api.models",
     "onboarding.venues.models",
+    "tenants.stock.models",
+    "tenants.campaigns.models",
+    "tenants.booking.models",
+    "tenants.booking.cli",
     "onboarding.signup.models",
     "onboarding.team.models",
 ]

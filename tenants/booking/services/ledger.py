@@ -1,0 +1,470 @@
+"""Booking, cancelling, rescheduling, no-shows, walk-ins and availability.
+
+Each service is one short unit of work: conditional ``UPDATE ... RETURNING`` on the
+counters in the fixed lock order (booking row, walk-in day, slots by id, stocks by
+id), then the INSERT. If any update finds no row the service raises
+:class:`BookingError` and the caller's rollback undoes what was taken, so a failed
+booking takes nothing. Services flush; the caller commits (see
+:mod:`tenants.booking.transaction`). Emails and vouchers are never sent from here:
+``core.signals.booking_created`` is sent after the flush, and its receivers enqueue
+work that runs after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from core.db import utcnow
+from core.extensions import db
+from core.ids import uuid7
+from core.models import Tenant
+from core.models import TenantStatus
+from core.signals import booking_created
+from onboarding.venues.models import Venue
+from tenants.booking.models import Booking
+from tenants.booking.models import BookingSource
+from tenants.booking.models import BookingStatus
+from tenants.booking.models import Person
+from tenants.booking.services.common import NO_SYNC
+from tenants.booking.services.common import BookingError
+from tenants.booking.services.common import day_bounds
+from tenants.booking.services.common import local_day
+from tenants.booking.services.common import promise_dose
+from tenants.booking.services.common import release_seat
+from tenants.booking.services.common import release_walk_in
+from tenants.booking.services.common import take_seat
+from tenants.booking.services.common import take_walk_in
+from tenants.booking.services.common import tenant_id
+from tenants.campaigns.models import Campaign
+from tenants.campaigns.models import CampaignStatus
+from tenants.campaigns.models import CampaignVenue
+from tenants.campaigns.models import Slot
+from tenants.campaigns.models import WalkInDay
+from tenants.stock.locks import begin_ledger
+from tenants.stock.models import Stock
+
+_ACTIVE = tuple(s.value for s in (BookingStatus.BOOKED, BookingStatus.ARRIVED))
+
+
+# ---------------------------------------------------------------- checks (reads only)
+
+
+def check_campaign_open(
+    campaign: Campaign, dose_number: int, now: dt.datetime, *, window: bool = True
+) -> None:
+    """Raise ``not_open`` unless the campaign takes bookings for this dose now."""
+    if campaign.status != CampaignStatus.PUBLISHED:
+        raise BookingError("This campaign is not taking bookings.", code="not_open")
+    if window and campaign.opens_at and now < campaign.opens_at:
+        raise BookingError("Booking for this campaign has not opened yet.", code="not_open")
+    if window and campaign.closes_at and now >= campaign.closes_at:
+        raise BookingError("Booking for this campaign has closed.", code="not_open")
+    if dose_number not in (campaign.doses_offered or []):
+        raise BookingError(
+            f"This campaign does not offer dose {dose_number}.", code="dose_not_offered"
+        )
+    tenant = db.session.get(Tenant, campaign.tenant_id)
+    if tenant.status != TenantStatus.ACTIVE:
+        raise BookingError("This organiser is not taking bookings now.", code="not_open")
+
+
+def check_age(campaign: Campaign, person: Person, on: dt.date) -> None:
+    """Raise ``age_limit`` if the person is outside the campaign's age limits on ``on``."""
+    born = person.date_of_birth
+    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    if campaign.min_age_years is not None and age < campaign.min_age_years:
+        raise BookingError(
+            f"This campaign is for people aged {campaign.min_age_years} and over.",
+            code="age_limit",
+        )
+    if campaign.max_age_years is not None and age > campaign.max_age_years:
+        raise BookingError(
+            f"This campaign is for people aged up to {campaign.max_age_years}.",
+            code="age_limit",
+        )
+
+
+def check_not_booked(campaign: Campaign, person_id: uuid.UUID, dose_number: int) -> None:
+    """Raise ``duplicate_booking`` if the person already holds this dose in the campaign
+    (the partial unique index is the real guard; this gives the helpful message)."""
+    existing = db.session.execute(
+        sa.select(Booking.id, Booking.status, Slot.starts_at)
+        .outerjoin(Slot, sa.and_(Slot.tenant_id == Booking.tenant_id, Slot.id == Booking.slot_id))
+        .where(
+            Booking.campaign_id == campaign.id,
+            Booking.person_id == person_id,
+            Booking.dose_number == dose_number,
+            Booking.status.in_(
+                [BookingStatus.BOOKED, BookingStatus.ARRIVED, BookingStatus.VACCINATED]
+            ),
+        )
+    ).first()
+    if existing is not None:
+        raise duplicate_error(dose_number, existing.status, existing.starts_at)
+
+
+def duplicate_error(
+    dose_number: int, status: BookingStatus | None = None, starts_at: dt.datetime | None = None
+) -> BookingError:
+    what = {
+        BookingStatus.VACCINATED: "has already received",
+        BookingStatus.ARRIVED: "is checked in for",
+    }.get(status, "already has a booking for")
+    when = f" (appointment {starts_at:%Y-%m-%d %H:%M} UTC)" if starts_at else ""
+    return BookingError(
+        f"This person (identified by their NIK) {what} dose {dose_number} in this "
+        f"campaign{when}. To change the time, reschedule that booking instead. If this is "
+        "not you — for example a mistyped NIK — contact the organiser, whose staff can "
+        "review the record.",
+        code="duplicate_booking",
+        dose_number=dose_number,
+    )
+
+
+def _diagnose_slot(campaign: Campaign, slot_id: uuid.UUID, now: dt.datetime) -> BookingError:
+    slot = db.session.get(Slot, (tenant_id(), slot_id), populate_existing=True)
+    if slot is None or slot.campaign_id != campaign.id:
+        return BookingError("This slot does not exist.", code="unknown_slot", status=404)
+    if slot.starts_at <= now:
+        return BookingError("This slot has already started.", code="not_open")
+    return BookingError(
+        "This slot is full. Choose another time, or join the waitlist.", code="slot_full"
+    )
+
+
+def _no_doses() -> BookingError:
+    return BookingError(
+        "This venue has no doses left for this vaccine. Choose another venue, or join the "
+        "waitlist.",
+        code="no_doses",
+    )
+
+
+def _insert_booking(**values) -> Booking:
+    """INSERT the booking, last, after the counters. A race past the duplicate check
+    hits the partial unique index; the caller's rollback then returns seat and dose."""
+    booking = Booking(id=uuid7(), **values)
+    db.session.add(booking)
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        text = str(exc.orig)
+        if "uq_booking_active_dose" in text or "booking.dose_number" in text:
+            raise duplicate_error(values["dose_number"]) from exc
+        raise
+    return booking
+
+
+# ---------------------------------------------------------------- services
+
+
+def book_slot(
+    campaign: Campaign,
+    slot_id: uuid.UUID,
+    person_id: uuid.UUID,
+    *,
+    dose_number: int = 1,
+    source: BookingSource = BookingSource.ONLINE,
+    now: dt.datetime | None = None,
+) -> Booking:
+    """Take a seat in the slot and promise a dose at its venue, then record the booking.
+
+    Raises ``slot_full`` or ``no_doses`` (nothing taken), ``duplicate_booking``,
+    ``not_open``, ``age_limit``. Sends ``booking_created`` after the flush.
+    """
+    now = now or utcnow()
+    check_campaign_open(campaign, dose_number, now)
+    person = db.session.get(Person, (tenant_id(), person_id))
+    if person is None:
+        raise BookingError("Unknown person.", code="invalid")
+    check_age(campaign, person, now.date())
+    check_not_booked(campaign, person_id, dose_number)
+    begin_ledger()
+    seat = take_seat(slot_id, Slot.campaign_id == campaign.id, Slot.starts_at > now)
+    if seat is None:
+        raise _diagnose_slot(campaign, slot_id, now)
+    if promise_dose(seat.venue_id, campaign.product_id) is None:
+        raise _no_doses()
+    booking = _insert_booking(
+        person_id=person_id,
+        campaign_id=campaign.id,
+        slot_id=slot_id,
+        venue_id=seat.venue_id,
+        product_id=campaign.product_id,
+        dose_number=dose_number,
+        status=BookingStatus.BOOKED,
+        source=source,
+    )
+    booking_created.send(booking)
+    return booking
+
+
+def _transition(booking_id: uuid.UUID, from_statuses, to_status: BookingStatus, **values):
+    """Change a booking's status if it is in ``from_statuses``; lock its row first (the
+    first lock of every service). Returns the row or None."""
+    return db.session.execute(
+        sa.update(Booking)
+        .where(
+            Booking.tenant_id == tenant_id(),
+            Booking.id == booking_id,
+            Booking.status.in_([BookingStatus(s) for s in from_statuses]),
+        )
+        .values(status=to_status, **values)
+        .returning(
+            Booking.id,
+            Booking.slot_id,
+            Booking.venue_id,
+            Booking.product_id,
+            Booking.walk_in_day_id,
+            Booking.campaign_id,
+            Booking.person_id,
+            Booking.dose_number,
+        )
+        .execution_options(**NO_SYNC)
+    ).first()
+
+
+def fresh_booking(booking_id: uuid.UUID) -> Booking:
+    """The booking as the database has it now (the counters' statements bypass the ORM)."""
+    return db.session.get(Booking, (tenant_id(), booking_id), populate_existing=True)
+
+
+def _not_active() -> BookingError:
+    return BookingError("This booking is no longer active.", code="not_active")
+
+
+def cancel_booking(booking_id: uuid.UUID, *, now: dt.datetime | None = None) -> Booking:
+    """Cancel a booked (or checked-in, not yet vaccinated) booking: its seat, promised
+    dose and walk-in place return to the counters. Offer the seat to the waitlist with
+    :func:`tenants.booking.services.waitlist.offer_freed_seat` afterwards if wanted."""
+    begin_ledger()
+    row = _transition(booking_id, _ACTIVE, BookingStatus.CANCELLED, cancelled_at=now or utcnow())
+    if row is None:
+        raise _not_active()
+    _release(row)
+    return fresh_booking(booking_id)
+
+
+def _release(row) -> None:
+    # lock order: walk-in day, slot, stock
+    if row.walk_in_day_id:
+        release_walk_in(row.walk_in_day_id)
+    if row.slot_id:
+        release_seat(row.slot_id)
+    db.session.execute(
+        sa.update(Stock)
+        .where(
+            Stock.tenant_id == tenant_id(),
+            Stock.venue_id == row.venue_id,
+            Stock.product_id == row.product_id,
+        )
+        .values(promised=Stock.promised - 1)
+        .execution_options(**NO_SYNC)
+    )
+
+
+def mark_no_show(booking_id: uuid.UUID, *, now: dt.datetime | None = None) -> Booking:
+    """A booked person did not come: release the seat and the promised dose. Only once
+    the slot has started (``too_early`` before)."""
+    now = now or utcnow()
+    booking = fresh_booking(booking_id)
+    if booking is None or booking.status != BookingStatus.BOOKED or booking.slot_id is None:
+        raise _not_active()
+    slot = db.session.get(Slot, (tenant_id(), booking.slot_id))
+    if slot.starts_at > now:
+        raise BookingError("The appointment has not started yet.", code="too_early")
+    begin_ledger()
+    row = _transition(booking_id, (BookingStatus.BOOKED,), BookingStatus.NO_SHOW)
+    if row is None:
+        raise _not_active()
+    _release(row)
+    return fresh_booking(booking_id)
+
+
+def reschedule_booking(
+    booking_id: uuid.UUID, new_slot_id: uuid.UUID, *, now: dt.datetime | None = None
+) -> Booking:
+    """Move a booking to another slot of its campaign, atomically: the person keeps the
+    old seat unless the new one is taken in the same transaction (``slot_full`` /
+    ``no_doses`` leave the booking as it was). If the new slot is at another venue the
+    promised dose moves too (promised there only if a dose is free)."""
+    now = now or utcnow()
+    begin_ledger()
+    row = _transition(booking_id, (BookingStatus.BOOKED,), BookingStatus.BOOKED)
+    if row is None or row.slot_id is None:
+        raise _not_active()
+    if row.slot_id == new_slot_id:
+        raise BookingError("The booking is already in this slot.", code="invalid")
+    campaign = db.session.get(Campaign, (tenant_id(), row.campaign_id))
+    check_campaign_open(campaign, row.dose_number, now)
+    new_seat = None
+    for slot_id in sorted((row.slot_id, new_slot_id)):
+        if slot_id == new_slot_id:
+            new_seat = take_seat(slot_id, Slot.campaign_id == campaign.id, Slot.starts_at > now)
+            if new_seat is None:
+                raise _diagnose_slot(campaign, new_slot_id, now)
+        else:
+            release_seat(slot_id)
+    if new_seat.venue_id != row.venue_id:
+        stocks = db.session.execute(
+            sa.select(Stock.id, Stock.venue_id)
+            .where(
+                Stock.product_id == row.product_id,
+                Stock.venue_id.in_([row.venue_id, new_seat.venue_id]),
+            )
+            .order_by(Stock.id)
+        ).all()
+        if new_seat.venue_id not in {s.venue_id for s in stocks}:
+            raise _no_doses()
+        for stock in stocks:
+            if stock.venue_id == new_seat.venue_id:
+                if promise_dose(stock.venue_id, row.product_id) is None:
+                    raise _no_doses()
+            else:
+                db.session.execute(
+                    sa.update(Stock)
+                    .where(Stock.tenant_id == tenant_id(), Stock.id == stock.id)
+                    .values(promised=Stock.promised - 1)
+                    .execution_options(**NO_SYNC)
+                )
+    db.session.execute(
+        sa.update(Booking)
+        .where(Booking.tenant_id == tenant_id(), Booking.id == booking_id)
+        .values(slot_id=new_slot_id, venue_id=new_seat.venue_id)
+        .execution_options(**NO_SYNC)
+    )
+    return fresh_booking(booking_id)
+
+
+def _ensure_walk_in_day(campaign: Campaign, venue_id: uuid.UUID, day: dt.date) -> uuid.UUID:
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects import sqlite
+
+    dialect = db.session.connection().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(WalkInDay)
+    db.session.execute(
+        insert.values(
+            tenant_id=tenant_id(),
+            id=uuid7(),
+            campaign_id=campaign.id,
+            venue_id=venue_id,
+            day=day,
+            allowance=campaign.walk_ins_per_day,
+            used=0,
+        ).on_conflict_do_nothing(index_elements=["tenant_id", "campaign_id", "venue_id", "day"])
+    )
+    return db.session.scalar(
+        sa.select(WalkInDay.id).where(
+            WalkInDay.campaign_id == campaign.id,
+            WalkInDay.venue_id == venue_id,
+            WalkInDay.day == day,
+        )
+    )
+
+
+def register_walk_in(
+    campaign: Campaign,
+    venue_id: uuid.UUID,
+    person_id: uuid.UUID,
+    *,
+    dose_number: int = 1,
+    now: dt.datetime | None = None,
+) -> Booking:
+    """Someone walked in without a booking: take one of the day's walk-in places and a
+    dose; the booking starts as ``arrived`` (no slot). ``walk_ins_full`` / ``no_doses``."""
+    now = now or utcnow()
+    check_campaign_open(campaign, dose_number, now, window=False)
+    venue = db.session.get(Venue, (tenant_id(), venue_id))
+    is_campaign_venue = db.session.scalar(
+        sa.select(CampaignVenue.id).where(
+            CampaignVenue.campaign_id == campaign.id, CampaignVenue.venue_id == venue_id
+        )
+    )
+    if venue is None or is_campaign_venue is None:
+        raise BookingError("This campaign does not run at this venue.", code="invalid")
+    day = local_day(now, venue.timezone)
+    if not campaign.starts_on <= day <= campaign.ends_on:
+        raise BookingError("The campaign does not run today.", code="not_open")
+    person = db.session.get(Person, (tenant_id(), person_id))
+    if person is None:
+        raise BookingError("Unknown person.", code="invalid")
+    check_age(campaign, person, day)
+    check_not_booked(campaign, person_id, dose_number)
+    begin_ledger()
+    walk_in_day_id = _ensure_walk_in_day(campaign, venue_id, day)
+    if take_walk_in(walk_in_day_id) is None:
+        raise BookingError(
+            "Today's walk-in places are all taken; book a slot or join the waitlist.",
+            code="walk_ins_full",
+        )
+    if promise_dose(venue_id, campaign.product_id) is None:
+        raise _no_doses()
+    booking = _insert_booking(
+        person_id=person_id,
+        campaign_id=campaign.id,
+        slot_id=None,
+        venue_id=venue_id,
+        product_id=campaign.product_id,
+        dose_number=dose_number,
+        status=BookingStatus.ARRIVED,
+        source=BookingSource.WALK_IN,
+        walk_in_day_id=walk_in_day_id,
+    )
+    booking_created.send(booking)
+    return booking
+
+
+@dataclass(frozen=True)
+class SlotAvailability:
+    slot_id: uuid.UUID
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    seats_free: int
+    doses_free: int
+
+    @property
+    def bookable(self) -> int:
+        """What the booking page shows: min(seats free, doses free)."""
+        return max(0, min(self.seats_free, self.doses_free))
+
+
+def availability(campaign: Campaign, venue_id: uuid.UUID, day: dt.date) -> list[SlotAvailability]:
+    """Per slot of a local day: seats free and doses free at the venue, from the same
+    counters the ledger moves (one query for the venue's zone, one for the slots).
+
+    Doses are shared by the day's slots: each slot shows min(its seats, the venue's free
+    doses), so the page never offers a seat without a dose behind it.
+    """
+    timezone = db.session.scalar(sa.select(Venue.timezone).where(Venue.id == venue_id))
+    if timezone is None:
+        return []
+    start, end = day_bounds(day, timezone)
+    rows = db.session.execute(
+        sa.select(
+            Slot.id,
+            Slot.starts_at,
+            Slot.ends_at,
+            (Slot.capacity - Slot.booked).label("seats_free"),
+            sa.func.coalesce(Stock.on_hand - Stock.promised, 0).label("doses_free"),
+        )
+        .outerjoin(
+            Stock,
+            sa.and_(
+                Stock.tenant_id == Slot.tenant_id,
+                Stock.venue_id == Slot.venue_id,
+                Stock.product_id == campaign.product_id,
+            ),
+        )
+        .where(
+            Slot.campaign_id == campaign.id,
+            Slot.venue_id == venue_id,
+            Slot.starts_at >= start,
+            Slot.starts_at < end,
+        )
+        .order_by(Slot.starts_at)
+    ).all()
+    return [SlotAvailability(*row) for row in rows]

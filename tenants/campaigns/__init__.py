@@ -1,0 +1,1 @@
+"""Campaigns: what a tenant offers (vaccine, doses, dates, venues) and the slots it opens."""
