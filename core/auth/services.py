@@ -80,8 +80,13 @@ def get_user(user_id: str | uuid.UUID) -> User | None:
 # --- sign-up and email verification ---------------------------------------------------
 
 
-def sign_up(name: str, email: str, password: str, *, locale: str = "id") -> User:
-    """Create an unverified account and email it a verification link."""
+def sign_up(
+    name: str, email: str, password: str, *, locale: str = "id", next_path: str | None = None
+) -> User:
+    """Create an unverified account and email it a verification link.
+
+    ``next_path``: where to go after verifying and signing in (a checked local path).
+    """
     email = normalise_email(email)
     taken = AuthError(
         _("An account with this email address already exists. Sign in, or reset the password."),
@@ -104,13 +109,16 @@ def sign_up(name: str, email: str, password: str, *, locale: str = "id") -> User
         # is dead; the caller's error path rolls it back.
         raise taken from None
     log_action(user, "core.user.signed_up", user, {"email": email})
-    send_verification_email(user)
+    send_verification_email(user, next_path=next_path)
     return user
 
 
-def send_verification_email(user: User) -> None:
+def send_verification_email(user: User, *, next_path: str | None = None) -> None:
     """Queue the email with a link that proves the person reads this address."""
-    token = make_token(VERIFY_PURPOSE, {"uid": str(user.id), "email": user.email})
+    payload = {"uid": str(user.id), "email": user.email}
+    if next_path:
+        payload["next"] = next_path
+    token = make_token(VERIFY_PURPOSE, payload)
     send_mail(
         user.email,
         "core/verify_email",
@@ -130,8 +138,11 @@ def resend_verification(email: str) -> None:
     send_verification_email(user)
 
 
-def verify_email(token: str) -> User:
-    """Mark the account of a verification link as verified (again is harmless)."""
+def verify_email(token: str) -> tuple[User, str | None]:
+    """Mark the account of a verification link as verified (again is harmless).
+
+    Returns the user and the page the person was on their way to when signing up.
+    """
     try:
         payload = load_token(VERIFY_PURPOSE, token, VERIFY_EMAIL_MAX_AGE)
     except TokenExpired:
@@ -147,7 +158,7 @@ def verify_email(token: str) -> User:
         user.email_verified_at = utcnow()
         log_action(user, "core.user.email_verified", user, {"email": user.email})
         db.session.flush()
-    return user
+    return user, payload.get("next")
 
 
 def _bad_link() -> AuthError:

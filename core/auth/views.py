@@ -212,15 +212,20 @@ def require_totp_enrollment():
 @_post_limits(limiter.limit(_limit("AUTH_LIMIT_SIGN_UP_IP", "20/hour"), methods=["POST"]))
 def sign_up():
     """Create an account; a verification link is emailed."""
+    next_url = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
+        return redirect(next_url or url_for("core.home"))
     if request.method == "GET":
-        return _page("auth/sign_up.html")
-    values = _values("name", "email")
+        return _page("auth/sign_up.html", values={"next": next_url or ""})
+    values = {**_values("name", "email"), "next": next_url or ""}
     try:
         data = load_form(SignUpSchema(), request.form)
         user = services.sign_up(
-            data["name"], data["email"], data["password"], locale=str(get_locale())
+            data["name"],
+            data["email"],
+            data["password"],
+            locale=str(get_locale()),
+            next_path=next_url,
         )
     except FormInvalid as exc:
         return _page("auth/sign_up.html", 422, errors=exc.errors, values=values)
@@ -237,7 +242,7 @@ def check_email():
     return _page("auth/check_email.html", values={"email": session.get(SIGNUP_EMAIL, "")})
 
 
-@bp.route("/verify-email/resend", methods=["POST"])
+@bp.route("/verify-email/resend", methods=["GET", "POST"])
 @_post_limits(
     limiter.limit(_limit("AUTH_LIMIT_RESEND_IP", "10/hour"), methods=["POST"]),
     limiter.limit(
@@ -246,6 +251,8 @@ def check_email():
 )
 def resend_verification():
     """Send the verification link again; the answer does not say whether an account exists."""
+    if request.method == "GET":
+        return redirect(url_for("auth.check_email"))
     try:
         data = load_form(EmailSchema(), request.form)
     except FormInvalid as exc:
@@ -263,13 +270,14 @@ def resend_verification():
 def verify_email(token: str):
     """The link from the verification email."""
     try:
-        services.verify_email(token)
+        _user, next_url = services.verify_email(token)
     except AuthError as exc:
         return _page("auth/link_problem.html", exc.status, message=exc.message, kind="verify")
     flash(_("Your email address is confirmed. You can sign in now."), "info")
+    next_url = safe_next(next_url)
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
-    return redirect(url_for("auth.sign_in"))
+        return redirect(next_url or url_for("core.home"))
+    return redirect(url_for("auth.sign_in", next=next_url))
 
 
 # --- sign-in ---------------------------------------------------------------------------------

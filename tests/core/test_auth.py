@@ -455,3 +455,14 @@ def test_post_without_csrf_token_asks_to_reload(csrf_on, client, create_user):
     form = client.get("/sign-in").data.decode()
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     assert sign_in(client, user.email, csrf_token=token).status_code == 302
+
+
+def test_sign_up_keeps_where_the_person_was_going(app, client):
+    client.post(
+        "/sign-up?next=/o/new-clinic/setup",
+        data={"name": "Sari", "email": "sari@example.test", "password": NEW_PASSWORD},
+    )
+    response = client.get(link_in(outbox(app)[0], "/verify-email/"))
+    assert response.headers["Location"] == "/sign-in?next=/o/new-clinic/setup"
+    done = sign_in(client, "sari@example.test", NEW_PASSWORD, next="/o/new-clinic/setup")
+    assert done.headers["Location"] == "/o/new-clinic/setup"
