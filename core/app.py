@@ -38,6 +38,7 @@ BLUEPRINTS = [
     "onboarding.signup.views:bp",
     "onboarding.team.views:bp",
     "onboarding.team.views:accept_bp",
+    "onboarding.admin.views:bp",
 ]
 
 #: Modules whose import registers models, signal receivers and CLI commands.

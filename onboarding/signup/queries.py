@@ -18,7 +18,6 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
-from werkzeug.utils import import_string
 
 from core.extensions import db
 from core.models import Membership
@@ -26,7 +25,10 @@ from core.models import Role
 from core.models import Tenant
 from core.models import User
 from core.tenancy import tenant_context
+from onboarding.venues.models import REQUIRED_KINDS
+from onboarding.venues.models import DocumentKind
 from onboarding.venues.models import Venue
+from onboarding.venues.models import VenueDocument
 from onboarding.venues.models import VenueStatus
 
 
@@ -92,7 +94,7 @@ def _verify_email(facts: _Facts) -> Step:
             _("%(email)s has not been verified yet: open the link we emailed.", email=email)
             for email in unverified
         ],
-        url=_url("auth.resend_verification"),
+        url=_url("auth.check_email"),
     )
 
 
@@ -102,40 +104,30 @@ def _add_venue(facts: _Facts) -> Step:
         _("Add a venue"),
         done=bool(facts.venues),
         missing=[] if facts.venues else [_("No venue yet: add the place where you vaccinate.")],
-        url=_url("venues.new") or _url("venues.index"),
+        url=_url("venues.create"),
     )
 
 
-#: the document kinds a venue needs before it can be submitted, with what to say
-#: when one is missing. The venue package's document model decides the names.
-REQUIRED_DOCUMENTS = {
-    "photo_entrance": _l("a photo of the entrance"),
-    "photo_vaccination_area": _l("a photo of the vaccination area"),
-    "permit": _l("the permit or recommendation letter (PDF)"),
+#: how to name a missing document in the checklist
+DOCUMENT_LABELS = {
+    DocumentKind.PHOTO_ENTRANCE: _l("a photo of the entrance"),
+    DocumentKind.PHOTO_VACCINATION_AREA: _l("a photo of the vaccination area"),
+    DocumentKind.PERMIT_LETTER: _l("the permit or recommendation letter (PDF)"),
 }
 
 
-def _document_kinds_by_venue(venues: list[Venue]) -> dict | None:
-    """{venue id: set of document kinds uploaded}, or None while documents do not exist yet.
-
-    Reads the venue package's document model when it is there (``VenueDocument`` with
-    ``venue_id`` and ``kind``), so this step starts working the day it lands.
-    """
-    try:
-        document = import_string("onboarding.venues.models:VenueDocument")
-    except ImportError:
-        return None
-    if not venues:
-        return {}
-    kind_col = getattr(document, "kind", None)
-    if kind_col is None:
-        return None
-    rows = db.session.execute(
-        sa.select(document.venue_id, kind_col).where(document.venue_id.in_([v.id for v in venues]))
-    ).all()
+def _document_kinds_by_venue(venues: list[Venue]) -> dict:
+    """{venue id: set of document kinds uploaded} (any version)."""
     kinds: dict = {v.id: set() for v in venues}
+    if not venues:
+        return kinds
+    rows = db.session.execute(
+        sa.select(VenueDocument.venue_id, VenueDocument.kind)
+        .where(VenueDocument.venue_id.in_(list(kinds)))
+        .distinct()
+    ).all()
     for venue_id, kind in rows:
-        kinds[venue_id].add(getattr(kind, "value", kind))
+        kinds[venue_id].add(kind)
     return kinds
 
 
@@ -149,8 +141,11 @@ def _upload_documents(facts: _Facts) -> Step:
     kinds = _document_kinds_by_venue(facts.venues)
     missing = []
     for venue in facts.venues:
-        have = kinds.get(venue.id, set()) if kinds is not None else set()
-        lacking = [str(label) for key, label in REQUIRED_DOCUMENTS.items() if key not in have]
+        lacking = [
+            str(DOCUMENT_LABELS.get(kind, kind.value))
+            for kind in REQUIRED_KINDS
+            if kind not in kinds[venue.id]
+        ]
         if lacking:
             missing.append(
                 _("%(venue)s needs %(documents)s.", venue=venue.name, documents=", ".join(lacking))

@@ -24,9 +24,11 @@ bp = Blueprint("signup", __name__, url_prefix="/signup", template_folder="templa
 def organisation():
     """Create an organisation; a visitor signs up (or in) first and comes back here."""
     if not current_user.is_authenticated:
-        # New organisations mostly come with new people: send them to user sign-up,
-        # which links to sign-in, and back here afterwards.
-        return redirect(url_for("auth.sign_up", next=request.full_path.rstrip("?")))
+        # An organisation needs a person to own it: a visitor first creates an account
+        # or signs in, and both links bring them back here (``next``).
+        if request.method == "POST":
+            return redirect(url_for("auth.sign_in", next=request.path))
+        return render_template("signup/account_first.html", next_path=request.path)
     form, errors = {}, {}
     if request.method == "POST":
         form = request.form.to_dict()

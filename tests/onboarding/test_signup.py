@@ -22,7 +22,9 @@ from onboarding.signup.queries import tenant_checklist
 from onboarding.signup.schemas import slug_problem
 from onboarding.signup.services import SignupError
 from onboarding.signup.services import create_tenant
+from onboarding.venues.models import DocumentKind
 from onboarding.venues.models import Venue
+from onboarding.venues.models import VenueDocument
 from onboarding.venues.models import VenueStatus
 
 FORM = {
@@ -35,11 +37,13 @@ FORM = {
 }
 
 
-def test_anonymous_visitor_is_sent_to_user_sign_up_and_back(client):
-    response = client.get("/signup/organisation")
-    assert response.status_code == 302
-    assert "/sign-up" in response.location
-    assert "next=/signup/organisation" in response.location.replace("%2F", "/")
+def test_anonymous_visitor_is_sent_to_user_sign_up_or_sign_in_and_back(client):
+    page = client.get("/signup/organisation").get_data(as_text=True)
+    assert "/sign-up?next=/signup/organisation" in page.replace("%2F", "/")
+    assert "/sign-in?next=/signup/organisation" in page.replace("%2F", "/")
+    response = client.post("/signup/organisation", data=FORM)
+    assert response.status_code == 302 and "/sign-in" in response.location
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Tenant)) == 0
 
 
 def test_signed_in_user_creates_a_pending_tenant_and_becomes_owner(app, client, create_user, login):
@@ -193,6 +197,27 @@ def test_checklist_follows_the_data(app, client, create_tenant, create_user, log
         assert steps["verify_email"].done and steps["add_venue"].done
         assert not steps["upload_documents"].done
         assert "Aula Utama" in steps["upload_documents"].missing[0]
+        assert "permit" in steps["upload_documents"].missing[0]
+
+        with tenant_context(tenant):
+            for kind in (DocumentKind.PHOTO_ENTRANCE, DocumentKind.PHOTO_VACCINATION_AREA):
+                db.session.add(
+                    VenueDocument(
+                        venue_id=venue.id,
+                        kind=kind,
+                        version=1,
+                        storage_key=f"k/{kind.value}",
+                        content_type="image/jpeg",
+                        size=10,
+                        sha256="0" * 64,
+                        original_filename="x.jpg",
+                    )
+                )
+            db.session.commit()
+        steps = _steps(tenant)
+        missing = steps["upload_documents"].missing
+        assert len(missing) == 1
+        assert "permit" in missing[0] and "entrance" not in missing[0]
         assert not steps["submit"].done and "Aula Utama" in steps["submit"].missing[0]
 
         with tenant_context(tenant):

@@ -1,0 +1,1 @@
+"""Platform administration: tenants (search, suspend, audit trail) and ministry reviewers."""
