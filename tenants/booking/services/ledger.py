@@ -138,8 +138,7 @@ def _diagnose_slot(campaign: Campaign, slot_id: uuid.UUID, now: dt.datetime) -> 
 
 def _no_doses() -> BookingError:
     return BookingError(
-        "This venue has no doses left for this vaccine. Choose another venue, or join the "
-        "waitlist.",
+        "No doses left at this venue for this vaccine. Choose another venue, or join the waitlist.",
         code="no_doses",
     )
 
@@ -430,6 +429,15 @@ class SlotAvailability:
     def bookable(self) -> int:
         """What the booking page shows: min(seats free, doses free)."""
         return max(0, min(self.seats_free, self.doses_free))
+
+
+def bookable_on_day(slots: list[SlotAvailability], after: dt.datetime | None = None) -> int:
+    """How many more people can book that day: seats are per slot, doses are shared."""
+    slots = [s for s in slots if after is None or s.starts_at > after]
+    if not slots:
+        return 0
+    seats = sum(max(0, s.seats_free) for s in slots)
+    return max(0, min(seats, slots[0].doses_free))
 
 
 def availability(campaign: Campaign, venue_id: uuid.UUID, day: dt.date) -> list[SlotAvailability]:

@@ -25,6 +25,7 @@ from tenants.booking.services.common import BookingError
 from tenants.booking.services.common import tenant_id
 from tenants.booking.services.ledger import availability
 from tenants.booking.services.ledger import book_slot
+from tenants.booking.services.ledger import bookable_on_day
 from tenants.booking.services.ledger import check_campaign_open
 from tenants.booking.services.ledger import check_not_booked
 from tenants.campaigns.models import Campaign
@@ -51,7 +52,7 @@ def join_waitlist(
     now = now or utcnow()
     check_campaign_open(campaign, dose_number, now)
     check_not_booked(campaign, person_id, dose_number)
-    if any(s.bookable > 0 and s.starts_at > now for s in availability(campaign, venue_id, day)):
+    if bookable_on_day(availability(campaign, venue_id, day), now) > 0:
         raise BookingError("There are still seats that day; book one.", code="seats_available")
     existing = db.session.scalar(
         sa.select(WaitlistEntry).where(
@@ -89,7 +90,7 @@ def offer_freed_seat(
     """Offer the day's bookable seats to the people waiting longest, one offer per seat
     not already under offer. Returns the entries offered now."""
     now = now or utcnow()
-    bookable = sum(s.bookable for s in availability(campaign, venue_id, day) if s.starts_at > now)
+    bookable = bookable_on_day(availability(campaign, venue_id, day), now)
     queue = sa.select(WaitlistEntry).where(
         WaitlistEntry.campaign_id == campaign.id,
         WaitlistEntry.venue_id == venue_id,
