@@ -350,12 +350,6 @@ def test_sign_in_is_throttled_per_address(low_ip_limit, client, create_user):
     assert fresh.status_code == 422
 
 
-def test_default_limit_is_off_in_tests_unless_asked(client, create_user):
-    user = create_user()
-    for _ in range(7):
-        assert sign_in(client, user.email, "wrong password!").status_code == 422
-
-
 # --- sessions -------------------------------------------------------------------------------
 
 
