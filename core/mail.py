@@ -13,13 +13,16 @@ logged so a developer can click it) and ``smtp://host:port`` / ``smtps://`` send
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
+import os
 import smtplib
 import ssl
+import tempfile
 import uuid
 from email.message import EmailMessage
-from email.utils import formatdate
-from email.utils import make_msgid
+from email.utils import format_datetime
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import unquote
 from urllib.parse import urlparse
@@ -122,9 +125,17 @@ def sweep_outbox(limit: int = 500) -> int:
         .order_by(OutboxMessage.due_at)
         .limit(limit)
     ).all()
+    # One job id per message and sweep minute: two sweepers in the same minute enqueue it
+    # once, and an old job (finished, or failed before its claim) never blocks a retry.
+    # Copies queued behind a slow worker are harmless: only one of them can claim the row.
+    minute = int(utcnow().timestamp()) // 60
     for outbox_id in due:
-        # A fresh job id per sweep: rq's unique enqueue would drop a retry of the same id.
-        enqueue("core.mail.deliver_outbox_message", scope=Scope.SYSTEM, outbox_id=str(outbox_id))
+        enqueue(
+            "core.mail.deliver_outbox_message",
+            scope=Scope.SYSTEM,
+            job_id=f"outbox-{outbox_id}-s{minute}",
+            outbox_id=str(outbox_id),
+        )
     return len(due)
 
 
@@ -133,7 +144,12 @@ def render_message(message: OutboxMessage) -> EmailMessage:
     ctx = dict(
         message.context, recipient=message.recipient, base_url=current_app.config["BASE_URL"]
     )
-    with force_locale(message.locale):
+    # Render in a request for BASE_URL, as a worker has none: templates may then use
+    # url_for(..., _external=True) and the app's context processors, which read the request.
+    with (
+        current_app.test_request_context("/", base_url=current_app.config["BASE_URL"]),
+        force_locale(message.locale),
+    ):
         subject = render_template(f"mail/{message.template}.subject.txt", **ctx).strip()
         text = render_template(f"mail/{message.template}.txt", **ctx)
         html = render_template(f"mail/{message.template}.html", **ctx)
@@ -141,12 +157,19 @@ def render_message(message: OutboxMessage) -> EmailMessage:
     email["Subject"] = subject
     email["From"] = current_app.config["MAIL_FROM"]
     email["To"] = message.recipient
-    email["Date"] = formatdate(localtime=False)
-    # Stable across retries, so a receiving server can drop a duplicate.
-    email["Message-ID"] = make_msgid(idstring=str(message.id), domain="sentra.local")
+    # Date and Message-ID come from the row, so every retry sends the same message and a
+    # receiving server (or the reader's client) can recognise a duplicate.
+    email["Date"] = format_datetime(message.created_at)
+    email["Message-ID"] = message_id(message.id)
     email.set_content(text)
     email.add_alternative(html, subtype="html")
     return email
+
+
+def message_id(outbox_id: uuid.UUID) -> str:
+    """The Message-ID of an outbox message: its id at the sender's domain."""
+    domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2] or "sentra.local"
+    return f"<{outbox_id}@{domain}>"
 
 
 class FileBackend:
@@ -160,9 +183,18 @@ class FileBackend:
         msgid = email["Message-ID"].strip("<>").split("@")[0]
         stamp = utcnow().strftime("%Y%m%dT%H%M%S")
         path = self.directory / f"{stamp}-{msgid}.eml"
-        path.write_bytes(bytes(email))
+        # Write then rename, so nobody opens a half-written file.
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(bytes(email))
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
         log.info(
-            "mail written to outbox",
+            "mail written to %s",
+            path.as_uri(),
             extra={"path": str(path), "to": email["To"], "subject": email["Subject"]},
         )
 
@@ -179,13 +211,34 @@ class SMTPBackend:
         self.password = unquote(parsed.password) if parsed.password else None
 
     def send(self, email: EmailMessage) -> None:
-        cls = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
-        with cls(self.host, self.port, timeout=20) as smtp:
-            if not self.ssl and smtp.has_extn("starttls"):
-                smtp.starttls(context=ssl.create_default_context())
+        context = ssl.create_default_context()
+        if self.ssl:
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=20, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=20)
+        with smtp:
+            encrypted = self.ssl
+            if not self.ssl:
+                smtp.ehlo()  # has_extn() knows nothing before EHLO
+                if smtp.has_extn("starttls"):
+                    smtp.starttls(context=context)
+                    smtp.ehlo()
+                    encrypted = True
             if self.username:
+                if not encrypted and not self._loopback():
+                    raise smtplib.SMTPException(
+                        f"{self.host} offers no TLS; refusing to send the SMTP password in clear"
+                    )
                 smtp.login(self.username, self.password or "")
             smtp.send_message(email)
+
+    def _loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
 
 def get_backend() -> FileBackend | SMTPBackend:
