@@ -58,6 +58,13 @@ def from_env(instance_path: Path, environ: os._Environ | dict | None = None) -> 
         "DATA_KEYS": env.get("DATA_KEYS") or None,
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # Billing (tenants.billing): off without a Stripe key, every tenant on an unlimited trial.
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET") or None,
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,
+        "STRIPE_PRICE_CLINIC": env.get("STRIPE_PRICE_CLINIC") or None,
+        "STRIPE_PRICE_ENTERPRISE": env.get("STRIPE_PRICE_ENTERPRISE") or None,
+        "BILLING_GRACE_DAYS": int(env.get("BILLING_GRACE_DAYS", "7")),
     }
     if not settings["SECRET_KEY"] and sentra_env != "production":
         settings["SECRET_KEY"] = _secret_key_from_instance(instance_path)
@@ -134,5 +141,7 @@ def validate(config: dict) -> None:
             parse_keys(config["DATA_KEYS"])
         except ValueError as exc:
             problems.append(f"DATA_KEYS: {exc}")
+    if config.get("STRIPE_SECRET_KEY") and not config.get("STRIPE_WEBHOOK_SECRET"):
+        problems.append("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set.")
     if problems:
         raise ConfigError("Sentra cannot start:\n  - " + "\n  - ".join(problems))
