@@ -130,7 +130,8 @@ BOOSTER_RULES = [(2, 3, 180, 180, _D(2022, 1, 1)), (2, 3, 90, 180, _D(2022, 2, 1
 _NS = uuid.UUID("8c0e3f8e-5a77-4c3e-9d1e-0f2b7a3c5e01")
 
 
-def _seed_catalogue() -> None:
+def catalogue_tables() -> tuple[sa.TableClause, sa.TableClause]:
+    """Lightweight tables for the seed (the models may change after this revision)."""
     product = sa.table(
         "product",
         sa.column("id", sa.Uuid()),
@@ -155,6 +156,11 @@ def _seed_catalogue() -> None:
         sa.column("recommended_days", sa.Integer()),
         sa.column("effective_from", sa.Date()),
     )
+    return product, rule
+
+
+def catalogue_rows() -> tuple[list[dict], list[dict]]:
+    """The seed rows: (products, interval rules), with ids stable across installations."""
     now = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
     products, rules = [], []
     for name, maker, series, booster, per_vial, hours, min_age, intervals in CATALOGUE:
@@ -188,6 +194,12 @@ def _seed_catalogue() -> None:
                     "effective_from": since,
                 }
             )
+    return products, rules
+
+
+def _seed_catalogue() -> None:
+    product, rule = catalogue_tables()
+    products, rules = catalogue_rows()
     op.bulk_insert(product, products)
     op.bulk_insert(rule, rules)
 
