@@ -41,6 +41,8 @@ BLUEPRINTS = [
     "onboarding.team.views:bp",
     "onboarding.team.views:accept_bp",
     "onboarding.admin.views:bp",
+    "onboarding.venues.views:bp",
+    "onboarding.review.views:bp",
 ]
 
 #: Modules whose import registers models, signal receivers and CLI commands.
