@@ -28,7 +28,9 @@ from core.extensions import limiter
 from core.models import Role
 from core.tenancy import Scope
 from core.tenancy import cross_tenant
+from tenants.billing import queries
 from tenants.billing import services
+from tenants.billing import webhooks
 from tenants.billing.gateway import InvalidWebhook
 from tenants.billing.gateway import billing_enabled
 from tenants.billing.gateway import get_gateway
@@ -52,8 +54,8 @@ def _external(endpoint: str, **values) -> str:
 def page():
     """Plan, usage this month against its limits, invoices; upgrade or manage."""
     tenant = g.tenant
-    account = services.get_account(tenant)
-    plan = services.effective_plan(account)
+    account = queries.get_account(tenant)
+    plan = queries.effective_plan(account)
     return render_template(
         "billing/page.html",
         billing_on=billing_enabled(),
@@ -61,13 +63,13 @@ def page():
         plan=plan,
         plans=PLANS,
         paid_plans=[p for p in paid_plans() if p.stripe_price_id()],
-        usage=services.get_usage(tenant),
-        allowance=services.booking_allowed(tenant),
-        suspended=services.is_suspended(account),
-        grace_ends=services.grace_ends_at(account),
-        invoices=services.list_invoices(tenant),
-        format_amount=services.format_amount,
-        limit_reached=services.limit_reached,
+        usage=queries.get_usage(tenant),
+        allowance=queries.booking_allowed(tenant),
+        suspended=queries.is_suspended(account),
+        grace_ends=queries.grace_ends_at(account),
+        invoices=queries.list_invoices(tenant),
+        format_amount=queries.format_amount,
+        limit_reached=queries.limit_reached,
         request_key=uuid.uuid4(),
         checkout_state=request.args.get("checkout"),
     )
@@ -109,14 +111,14 @@ def billing_notice():
     if tenant is None or membership is None or not billing_enabled():
         return {}
     try:
-        account = services.get_account(tenant)
+        account = queries.get_account(tenant)
         owner = membership.role == Role.OWNER
-        if services.is_suspended(account):
+        if queries.is_suspended(account):
             kind = "suspended"
         elif account is not None and account.delinquent:
             kind = "past_due"
         elif ROLE_RANK[membership.role] >= ROLE_RANK[Role.ADMIN] and (
-            services.booking_allowed(tenant).reason == "plan_limit"
+            queries.booking_allowed(tenant).reason == "plan_limit"
         ):
             kind = "plan_limit"
         else:
@@ -128,7 +130,7 @@ def billing_notice():
         "billing_notice": {
             "kind": kind,
             "owner": owner,
-            "grace_ends": services.grace_ends_at(account),
+            "grace_ends": queries.grace_ends_at(account),
         }
     }
 
@@ -147,7 +149,7 @@ def stripe_webhook():
     except InvalidWebhook as exc:
         log.warning("stripe webhook refused", extra={"error": str(exc)})
         return {"error": "invalid payload or signature"}, 400
-    outcome = services.process_stripe_event(event)
+    outcome = webhooks.process_stripe_event(event)
     log.info("stripe webhook", extra={"event": event.get("id"), "outcome": outcome})
     # Commit at the edge (core.app): the event id and its effect together, or neither.
     return {"received": True, "outcome": outcome}

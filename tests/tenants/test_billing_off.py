@@ -10,7 +10,7 @@ from core.config import ConfigError
 from core.config import from_env
 from core.config import validate
 from core.models import Role
-from tenants.billing import services
+from tenants.billing import queries
 
 
 def test_billing_page_says_billing_is_off(client, create_tenant, create_user, login):
@@ -35,9 +35,9 @@ def test_bookings_are_never_limited_and_no_query_is_made(app, create_tenant, mon
     def must_not_count(*args, **kwargs):
         raise AssertionError("billing off must not count bookings")
 
-    monkeypatch.setattr(services, "count_bookings_this_month", must_not_count)
-    monkeypatch.setattr(services, "get_account", must_not_count)
-    assert services.booking_allowed(tenant) == (True, None)
+    monkeypatch.setattr(queries, "count_bookings_this_month", must_not_count)
+    monkeypatch.setattr(queries, "get_account", must_not_count)
+    assert queries.booking_allowed(tenant) == (True, None)
 
 
 def test_webhook_does_not_exist_while_billing_is_off(client):
