@@ -190,6 +190,19 @@ def test_procfile_defines_every_process():
         assert processes[name] == f"flask --app wsgi sentra {name}"
 
 
+def test_procfile_commands_exist():
+    from flask_migrate.cli import db as db_group
+
+    from core.cli import sentra
+
+    groups = {"sentra": sentra, "db": db_group}
+    for name, command in _procfile().items():
+        if command.startswith("flask "):
+            words = command.split()
+            group, sub = words[words.index("wsgi") + 1 : words.index("wsgi") + 3]
+            assert sub in groups[group].commands, f"{name}: no `flask {group} {sub}` command"
+
+
 def test_gunicorn_config_reads_the_environment(monkeypatch):
     path = str(ROOT / "platform" / "gunicorn.conf.py")
     for var in ("BIND", "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS"):
@@ -321,3 +334,24 @@ def test_containerfile_copies_every_package():
     assert needed <= copied, f"not copied into the image: {sorted(needed - copied)}"
     for name in copied:
         assert (ROOT / name).exists(), f"Containerfile copies {name}, which does not exist"
+
+
+# --- README ------------------------------------------------------------------------------
+
+
+def test_readme_opens_with_the_two_commands_and_lists_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    first_block = readme.split("```")[1]
+    assert "make run" in first_block and "make test" in first_block
+    settings = set(
+        re.findall(r"env\.get\(\s*\"([A-Z0-9_]+)\"", (ROOT / "core/config.py").read_text())
+    )
+    settings |= set(
+        re.findall(r"environ\.get\(\"([A-Z0-9_]+)\"", (ROOT / "core/app.py").read_text())
+    )
+    assert {"DATABASE_URL", "SECRET_KEY", "SENTRA_INSTANCE_PATH"} <= settings
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, re.M))
+    missing = settings - documented
+    assert not missing, f"add to the settings table in README.md: {sorted(missing)}"
+    stale = documented - settings
+    assert not stale, f"README.md documents settings the code no longer reads: {sorted(stale)}"
