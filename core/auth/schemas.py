@@ -44,7 +44,8 @@ def load_form(schema: Schema, form: Mapping[str, Any]) -> dict[str, Any]:
     Errors are returned in the order the fields are declared, so the error summary
     lists them in the order the person reads the form.
     """
-    data = {key: form.get(key) for key in schema.fields if form.get(key) is not None}
+    # A missing field is validated as an empty one (load_default skips validators).
+    data = {key: form.get(key) or "" for key in schema.fields}
     try:
         return schema.load(data)
     except ValidationError as exc:

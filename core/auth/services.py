@@ -264,18 +264,23 @@ def enable_totp(user: User, secret: str, code: str, *, signing_in: bool = False)
 
 def disable_totp(user: User, password: str) -> None:
     """Turn off TOTP (password asked again); refused where the role requires it."""
-    if user.needs_totp:
-        raise AuthError(
-            _("Your role requires two-factor sign-in; it cannot be turned off."),
-            code="totp_required",
-            status=403,
-        )
+    check_totp_optional(user)
     confirm_password(user, password)
     if not user.totp_secret:
         return
     user.totp_secret = None
     log_action(user, "core.user.totp_disabled", user)
     db.session.flush()
+
+
+def check_totp_optional(user: User) -> None:
+    """Refuse (403) to turn TOTP off for reviewers and platform admins."""
+    if user.needs_totp:
+        raise AuthError(
+            _("Your role requires two-factor sign-in; it cannot be turned off."),
+            code="totp_required",
+            status=403,
+        )
 
 
 def confirm_password(user: User, password: str) -> None:

@@ -491,9 +491,11 @@ def change_password():
 )
 def totp_disable():
     """Turn two-factor off (password asked again)."""
+    user = current_user._get_current_object()
     try:
+        services.check_totp_optional(user)  # the role decides before the form does
         data = load_form(PasswordSchema(), {"password": request.form.get("disable_password")})
-        services.disable_totp(current_user._get_current_object(), data["password"])
+        services.disable_totp(user, data["password"])
     except FormInvalid as exc:
         return _account_page(422, {"disable_password": exc.errors.get("password", exc.message)})
     except AuthError as exc:
