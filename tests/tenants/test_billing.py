@@ -502,6 +502,32 @@ def test_past_due_banner_email_grace_then_suspension_then_recovery(
     assert b"Payment for this organisation" not in client.get(f"/o/{org.tenant.slug}/").data
 
 
+def test_grace_job_is_registered_and_runs_through_the_job_runner(
+    app, client, org, stripe_fake, runner
+):
+    from core.jobs import PERIODIC
+    from core.jobs import execute
+
+    (job,) = [j for j in PERIODIC if j.name == "billing-grace"]
+    assert (job.path, job.scope) == ("tenants.billing.services.enforce_payment_grace", Scope.SYSTEM)
+    customer = subscribe(client, stripe_fake, org)
+    stripe_fake.subscriptions["sub_1"]["status"] = "past_due"
+    post_event(
+        client,
+        event("evt_j", "invoice.payment_failed", invoice("in_0006", customer, "sub_1", "open")),
+    )
+    tid = org.tenant.id  # the job runner ends the session: keep ids, not objects
+    assert execute(job.path, None, job.scope.value, {}) == 0  # still within grace
+    with tenant_context(tid):
+        account = db.session.scalar(sa.select(BillingAccount))
+        account.past_due_since = utcnow() - dt.timedelta(days=8)
+        db.session.commit()
+    assert execute(job.path, None, job.scope.value, {}) == 1
+    assert account_of(tid).suspended_at is not None
+    result = runner.invoke(args=["billing", "enforce-grace"])
+    assert result.exit_code == 0 and "0 tenant(s) suspended" in result.output
+
+
 def test_grace_job_skips_a_tenant_that_paid_meanwhile(app, client, org, stripe_fake):
     customer = subscribe(client, stripe_fake, org)
     stripe_fake.subscriptions["sub_1"]["status"] = "past_due"

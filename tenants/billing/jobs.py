@@ -1,0 +1,15 @@
+"""Periodic billing work, registered with the scheduler (``flask sentra scheduler``).
+
+Imported by :mod:`tenants.billing.views`, so registering the blueprint registers it.
+"""
+
+from __future__ import annotations
+
+from core.jobs import register_periodic
+from core.tenancy import Scope
+
+#: Hourly. ``booking_allowed`` already refuses from the exact end of the grace period;
+#: this run records the suspension, writes the audit line and emails the owners.
+GRACE_JOB = register_periodic(
+    "billing-grace", "tenants.billing.services.enforce_payment_grace", 3600, Scope.SYSTEM
+)
