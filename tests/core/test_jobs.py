@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -305,6 +306,21 @@ def test_two_schedulers_enqueue_each_run_once(fake_redis_app):
     assert job.ttl == 60  # not picked up before the next run ⇒ dropped, not piled up
     run_worker(fake_redis_app)
     assert [c["scope"] for c in sample_jobs.calls] == ["system", "system"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_two_schedulers_on_the_real_redis_enqueue_once(app, redis_url):
+    name = f"t{uuid.uuid4().hex[:12]}"
+    app.config.update(REDIS_URL=redis_url, JOBS_QUEUE=name)
+    job = PeriodicJob(name, "tests.core.sample_jobs.record", 60, Scope.SYSTEM)
+    t = time.time()
+    outcomes = [Scheduler(app, [job]).tick(t)[0][1] for _ in range(3)]
+    assert outcomes == [jobs.ENQUEUED, jobs.DUPLICATE, jobs.DUPLICATE]
+    queue = get_queue(app)
+    try:
+        assert queue.job_ids == [f"periodic-{name}-{int(t // 60)}"]
+    finally:
+        queue.delete(delete_jobs=True)
 
 
 def test_scheduler_once_runs_due_jobs_in_process(app, runner, monkeypatch):
