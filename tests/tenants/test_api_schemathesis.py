@@ -20,8 +20,12 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from core.tenancy import tenant_context
 from tests.api_support import issue_key
 from tests.api_support import make_venues
+from tests.tenants.ledger_support import build_world
+from tests.tenants.ledger_support import ensure_catalogue
+from tests.tenants.ledger_support import make_tenant
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
@@ -44,10 +48,12 @@ def live_server(app):
 
 
 def test_schemathesis_finds_no_server_error_or_schema_violation(
-    live_server, create_tenant, tmp_path
+    live_server, create_tenant, tmp_path, request
 ):
-    tenant = create_tenant()
-    make_venues(tenant, 3)
+    ensure_catalogue(request)
+    tenant = make_tenant()
+    with tenant_context(tenant):
+        build_world(venues=2, stations=2, doses=10)  # venues, a published campaign, slots
     make_venues(create_tenant(), 2)  # another tenant's rows must never show up
     token = issue_key(tenant, scopes=["read", "bookings", "roster", "reports"])
     result = subprocess.run(
