@@ -337,8 +337,8 @@ def test_mail_of_a_rolled_back_transaction_is_never_sent(mail_app, smtp):
     assert smtp.inbox.received == []
 
 
-def test_scheduler_sweeps_the_outbox(mail_app, runner):
-    # A message whose delivery job was lost (say Redis was down when it was written).
+def lost_message() -> None:
+    """A message whose delivery job was lost (say Redis was down when it was written)."""
     with cross_tenant(Scope.SYSTEM):
         db.session.add(
             OutboxMessage(
@@ -350,11 +350,17 @@ def test_scheduler_sweeps_the_outbox(mail_app, runner):
         )
         db.session.flush()
     db.session.commit()
+
+
+@pytest.mark.parametrize("command", [["scheduler", "--once"], ["sweep-outbox"]])
+def test_scheduler_and_sweep_command_deliver_lost_mail(mail_app, runner, command):
+    lost_message()
     outdir = Path(mail_app.config["MAIL_URL"].removeprefix("file://"))
     assert not outdir.exists() or not list(outdir.glob("*.eml"))
-    result = runner.invoke(args=["sentra", "scheduler", "--once"])
+    result = runner.invoke(args=["sentra", *command])
     assert result.exit_code == 0, result.output
-    assert "periodic-outbox-sweep-" in result.output
+    expected = "periodic-outbox-sweep-" if command[0] == "scheduler" else "Re-enqueued 1 message"
+    assert expected in result.output
     assert len(list(outdir.glob("*.eml"))) == 1
     assert [r.status for r in outbox_rows()] == [OutboxStatus.SENT]
 
