@@ -26,6 +26,7 @@ from core.db import utcnow
 from core.errors import DomainError
 from core.errors import NotFound
 from core.extensions import db
+from core.jobs import register_periodic
 from core.models import PlatformRole
 from core.models import Tenant
 from core.models import TenantKind
@@ -45,15 +46,10 @@ bp = Blueprint("review", __name__, url_prefix="/review", template_folder="templa
 #: the queue's waiting-time filter: label → minimum wait
 WAIT_FILTERS = {"1d": dt.timedelta(days=1), "3d": dt.timedelta(days=3), "7d": dt.timedelta(days=7)}
 
-try:  # the periodic registry of core.jobs
-    from core.jobs import register_periodic
-except ImportError:  # pragma: no cover - older kernel without a scheduler
-    register_periodic = None
-if register_periodic is not None:
-    # Daily at 00:00 UTC (07:00 WIB), in the review scope: it reads the queue only.
-    register_periodic(
-        "review-digest", "onboarding.review.jobs.send_reviewer_digest", 86400, Scope.REVIEW
-    )
+# Daily at 00:00 UTC (07:00 WIB), in the review scope: it reads the queue only.
+register_periodic(
+    "review-digest", "onboarding.review.jobs.send_reviewer_digest", 86400, Scope.REVIEW
+)
 
 
 def reviewer_view(view):
