@@ -62,22 +62,30 @@ OWNER_MESSAGES = {
         "New bookings are suspended because payment failed. Vouchers already issued and "
         "check-in keep working. Update your payment method to resume bookings."
     ),
+    "venue_limit": _l("Your plan's venues are used up. Upgrade your plan to add more."),
+    "seat_limit": _l("Your plan's staff seats are used up. Upgrade your plan to add more."),
 }
 
 
-class BookingAllowance(NamedTuple):
-    """``(allowed, reason)``; reason is ``"plan_limit"``, ``"billing_suspended"`` or None."""
+class Allowance(NamedTuple):
+    """``(allowed, reason)``; reason is ``"plan_limit"``, ``"billing_suspended"``,
+    ``"venue_limit"``, ``"seat_limit"`` or None."""
 
     allowed: bool
     reason: str | None
 
     @property
     def public_message(self) -> str | None:
-        return str(PUBLIC_MESSAGES[self.reason]) if self.reason else None
+        message = PUBLIC_MESSAGES.get(self.reason) if self.reason else None
+        return str(message) if message else None
 
     @property
     def owner_message(self) -> str | None:
         return str(OWNER_MESSAGES[self.reason]) if self.reason else None
+
+
+#: the name the booking ledger knows it by
+BookingAllowance = Allowance
 
 
 class Usage(NamedTuple):
@@ -161,31 +169,62 @@ def count_bookings_this_month(tenant, now: dt.datetime | None = None) -> int:
         )
 
 
-def get_usage(tenant, now: dt.datetime | None = None) -> Usage:
-    """What the tenant uses now, against which the plan's limits are checked."""
+def count_venues(tenant) -> int:
+    """Venues that count against the plan: every one not rejected by the ministry."""
     from onboarding.venues.models import Venue
     from onboarding.venues.models import VenueStatus
 
     tid = _tenant_id(tenant)
     with tenant_context(tid):
-        venues = db.session.scalar(
+        return db.session.scalar(
             sa.select(sa.func.count())
             .select_from(Venue)
             .where(Venue.tenant_id == tid, Venue.status != VenueStatus.REJECTED)
         )
-        moment = now or utcnow()
-        seats = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Membership)
-            .where(
-                Membership.tenant_id == tid,
-                sa.or_(Membership.ends_at.is_(None), Membership.ends_at > moment),
-            )
+
+
+def count_staff_seats(tenant, now: dt.datetime | None = None) -> int:
+    """Current memberships (any role): staff hired for one drive stop counting when they end."""
+    tid = _tenant_id(tenant)
+    moment = now or utcnow()
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Membership)
+        .where(
+            Membership.tenant_id == tid,
+            sa.or_(Membership.ends_at.is_(None), Membership.ends_at > moment),
         )
-    return Usage(count_bookings_this_month(tid, now), venues, seats)
+    )
 
 
-def booking_allowed(tenant, now: dt.datetime | None = None) -> BookingAllowance:
+def get_usage(tenant, now: dt.datetime | None = None) -> Usage:
+    """What the tenant uses now, against which the plan's limits are checked."""
+    return Usage(
+        count_bookings_this_month(tenant, now), count_venues(tenant), count_staff_seats(tenant, now)
+    )
+
+
+def venue_allowed(tenant) -> Allowance:
+    """May the tenant add a venue? ``(False, "venue_limit")`` when its plan's are used up."""
+    if not billing_enabled():
+        return Allowance(True, None)
+    limit = effective_plan(get_account(tenant)).max_venues
+    if limit_reached(limit, count_venues(tenant)):
+        return Allowance(False, "venue_limit")
+    return Allowance(True, None)
+
+
+def seat_allowed(tenant, now: dt.datetime | None = None) -> Allowance:
+    """May the tenant add a staff member? ``(False, "seat_limit")`` when seats are used up."""
+    if not billing_enabled():
+        return Allowance(True, None)
+    limit = effective_plan(get_account(tenant)).max_staff_seats
+    if limit_reached(limit, count_staff_seats(tenant, now)):
+        return Allowance(False, "seat_limit")
+    return Allowance(True, None)
+
+
+def booking_allowed(tenant, now: dt.datetime | None = None) -> Allowance:
     """May the tenant take a new booking? ``(allowed, reason)``.
 
     Call it for new online (and waitlist) bookings, before the booking transaction.
@@ -194,14 +233,14 @@ def booking_allowed(tenant, now: dt.datetime | None = None) -> BookingAllowance:
     Billing off: always allowed, without a query.
     """
     if not billing_enabled():
-        return BookingAllowance(True, None)
+        return Allowance(True, None)
     account = get_account(tenant)
     if is_suspended(account, now):
-        return BookingAllowance(False, "billing_suspended")
+        return Allowance(False, "billing_suspended")
     limit = effective_plan(account).max_bookings_per_month
     if limit is not None and count_bookings_this_month(tenant, now) >= limit:
-        return BookingAllowance(False, "plan_limit")
-    return BookingAllowance(True, None)
+        return Allowance(False, "plan_limit")
+    return Allowance(True, None)
 
 
 def ensure_booking_allowed(tenant, now: dt.datetime | None = None) -> None:

@@ -240,7 +240,11 @@ def _store_invoice(tenant_id: uuid.UUID, obj: dict) -> None:
     invoice.amount_due = int(obj.get("amount_due") or 0)
     invoice.amount_paid = int(obj.get("amount_paid") or 0)
     invoice.currency = (obj.get("currency") or "idr").lower()
-    invoice.hosted_invoice_url = obj.get("hosted_invoice_url")
+    url = obj.get("hosted_invoice_url")
+    # shown as a link on the billing page: Stripe's https pages only
+    invoice.hosted_invoice_url = (
+        url if isinstance(url, str) and url.startswith("https://") else None
+    )
     invoice.period_start = _timestamp(obj.get("period_start"))
     invoice.period_end = _timestamp(obj.get("period_end"))
     invoice.created = _timestamp(obj.get("created")) or utcnow()

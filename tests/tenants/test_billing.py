@@ -621,6 +621,20 @@ def test_plan_limit_counts_this_months_ledger_rows(app, client, org, monkeypatch
     assert b"used up" not in client.get(f"/o/{org.tenant.slug}/").data
 
 
+def test_venue_and_seat_limits_of_the_plan(app, client, org):
+    from onboarding.venues.models import Venue
+
+    # The trial allows 3 staff seats and 1 venue; org has 4 members (seeded before billing).
+    assert queries.seat_allowed(org.tenant) == (False, "seat_limit")
+    assert queries.venue_allowed(org.tenant) == (True, None)
+    with tenant_context(org.tenant):
+        db.session.add(Venue(name="Klinik", address="Jl. 1", province="DKI", city="Jakarta"))
+        db.session.commit()
+    assert queries.venue_allowed(org.tenant) == (False, "venue_limit")
+    page = client.get(f"/o/{org.tenant.slug}/billing/")
+    assert page.data.count(b"limit reached") == 2  # venues and seats, not bookings
+
+
 def test_month_bounds_follow_western_indonesia_time():
     # 2026-03-31 18:00 UTC is already 1 April 01:00 in Jakarta.
     start, end = queries.month_bounds(dt.datetime(2026, 3, 31, 18, 0, tzinfo=dt.UTC))
