@@ -16,8 +16,8 @@ own transaction*, and completed just before the commit at the edge. So:
 * failed requests (status >= 400) store nothing: they changed nothing, so a retry
   after fixing the request is welcome to run.
 
-Records older than ``IDEMPOTENCY_TTL`` are deleted by
-:func:`purge_idempotency_records`.
+Records older than ``IDEMPOTENCY_TTL`` are deleted hourly by
+:func:`purge_idempotency_records` (a periodic job of ``flask sentra scheduler``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from core.db import utcnow
 from core.errors import Conflict
 from core.extensions import db
 from core.ids import uuid7
+from core.jobs import register_periodic
 from core.tenancy import Scope
 from core.tenancy import cross_tenant
 from core.tenancy import current_tenant_id
@@ -178,3 +179,8 @@ def purge_idempotency_records(now: dt.datetime | None = None) -> int:
             .execution_options(synchronize_session=False)
         )
     return result.rowcount
+
+
+PURGE_JOB = register_periodic(
+    "api-idempotency-purge", "core.api.idempotency.purge_idempotency_records", 3600, Scope.SYSTEM
+)

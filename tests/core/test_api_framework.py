@@ -279,3 +279,34 @@ def test_unknown_ids_and_methods_are_problems(api_client, create_tenant):
     missing = api_client.get(f"/api/test/nothing/{uuid7()}", headers=bearer(token))
     assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
     assert re.fullmatch(r"[0-9a-f]{16}|[\w-]+", missing.json["request_id"])
+
+
+def test_expired_idempotency_records_are_purged_across_tenants(api_client, create_tenant):
+    import datetime as dt
+
+    from core.api.idempotency import PURGE_JOB
+    from core.api.idempotency import purge_idempotency_records
+    from core.db import utcnow
+    from core.jobs import PERIODIC
+    from core.jobs import execute
+
+    a, b = create_tenant().id, create_tenant().id  # ids: the job runner ends the session
+    for tenant in (a, b):
+        token = issue_key(tenant, scopes=["bookings"])
+        for key in ("old", "new"):
+            api_client.post(
+                "/api/test/venues",
+                json={"name": key},
+                headers=bearer(token, **{"Idempotency-Key": key}),
+            )
+    with tenant_context(a):
+        assert db.session.scalar(sa.select(sa.func.count(IdempotencyRecord.id))) == 2
+    assert PURGE_JOB in PERIODIC
+    # nothing is old enough yet
+    assert execute(PURGE_JOB.path, None, PURGE_JOB.scope, {}) == 0
+    later = utcnow() + dt.timedelta(hours=25)
+    assert purge_idempotency_records(now=later) == 4
+    db.session.commit()
+    for tenant in (a, b):
+        with tenant_context(tenant):
+            assert db.session.scalar(sa.select(sa.func.count(IdempotencyRecord.id))) == 0
