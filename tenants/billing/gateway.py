@@ -34,6 +34,10 @@ class BillingUnavailable(DomainError):
     code = "billing_unavailable"
 
 
+class SubscriptionNotFound(Exception):
+    """Stripe has no such subscription (deleted test data, another account's id)."""
+
+
 class InvalidWebhook(Exception):
     """The webhook's body or signature does not verify (answer 400)."""
 
@@ -96,6 +100,11 @@ class StripeGateway:
         """The subscription as Stripe has it now (the truth, whatever the event order)."""
         try:
             return self.client.v1.subscriptions.retrieve(subscription_id).to_dict()
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                raise SubscriptionNotFound(subscription_id) from exc
+            log.warning("stripe subscription retrieve failed", extra={"error": str(exc)})
+            raise BillingUnavailable(_("The payment provider could not be reached.")) from exc
         except stripe.StripeError as exc:
             log.warning("stripe subscription retrieve failed", extra={"error": str(exc)})
             raise BillingUnavailable(_("The payment provider could not be reached.")) from exc

@@ -13,3 +13,7 @@ from core.tenancy import Scope
 GRACE_JOB = register_periodic(
     "billing-grace", "tenants.billing.services.enforce_payment_grace", 3600, Scope.SYSTEM
 )
+#: Daily: event ids are kept 90 days, far beyond Stripe's 3 days of retries.
+PRUNE_JOB = register_periodic(
+    "billing-prune-events", "tenants.billing.webhooks.prune_stripe_events", 86400, Scope.SYSTEM
+)

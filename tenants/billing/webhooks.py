@@ -23,6 +23,7 @@ from core.models import Tenant
 from core.tenancy import Scope
 from core.tenancy import cross_tenant
 from core.tenancy import tenant_context
+from tenants.billing.gateway import SubscriptionNotFound
 from tenants.billing.gateway import get_gateway
 from tenants.billing.models import DELINQUENT_STATUSES
 from tenants.billing.models import LIVE_STATUSES
@@ -163,12 +164,22 @@ def process_stripe_event(event: dict, now: dt.datetime | None = None) -> str:
             account.stripe_customer_id = obj.get("customer")
         subscription_id = _subscription_id(event_type, obj)
         if subscription_id:
-            subscription = get_gateway().retrieve_subscription(subscription_id)
-            _apply_subscription(account, subscription, now)
+            subscription = _current_subscription(event_type, obj, subscription_id)
+            if subscription is not None:
+                _apply_subscription(account, subscription, now)
         if event_type.startswith("invoice."):
             _store_invoice(tenant_id, obj)
         db.session.flush()
     return "processed"
+
+
+def _current_subscription(event_type: str, obj: dict, subscription_id: str) -> dict | None:
+    """The subscription as Stripe has it now; the carried copy if Stripe no longer has it."""
+    try:
+        return get_gateway().retrieve_subscription(subscription_id)
+    except SubscriptionNotFound:
+        log.warning("stripe subscription not found", extra={"subscription": subscription_id})
+        return obj if event_type.startswith("customer.subscription.") else None
 
 
 def _apply_subscription(account: BillingAccount, sub: dict, now: dt.datetime) -> None:
@@ -221,6 +232,14 @@ def _newer(sub: dict, account: BillingAccount) -> bool:
     """Is ``sub`` newer than the account's subscription? Asks Stripe for ours."""
     ours = get_gateway().retrieve_subscription(account.stripe_subscription_id)
     return int(sub.get("created") or 0) >= int(ours.get("created") or 0)
+
+
+def prune_stripe_events(keep_days: int = 90) -> int:
+    """Periodic job: forget event ids older than Stripe could still resend (3 days)."""
+    cutoff = utcnow() - dt.timedelta(days=keep_days)
+    with cross_tenant(Scope.SYSTEM):
+        result = db.session.execute(sa.delete(StripeEvent).where(StripeEvent.received_at < cutoff))
+    return result.rowcount
 
 
 def _store_invoice(tenant_id: uuid.UUID, obj: dict) -> None:

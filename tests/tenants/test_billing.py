@@ -456,6 +456,37 @@ def test_stripe_unreachable_during_webhook_leaves_the_event_for_stripes_retry(
     assert account_of(org.tenant).plan == PlanCode.ENTERPRISE
 
 
+def test_subscription_stripe_no_longer_has_falls_back_to_the_carried_copy(client, org, stripe_fake):
+    customer = subscribe(client, stripe_fake, org)
+    gone = subscription("sub_1", customer, PRICE_ENTERPRISE, "active")
+    del stripe_fake.subscriptions["sub_1"]  # retrieve now answers 404
+    updated = event("evt_gone", "customer.subscription.updated", gone)
+    assert post_event(client, updated).json["outcome"] == "processed"
+    assert account_of(org.tenant).plan == PlanCode.ENTERPRISE
+    paid = event("evt_gone_inv", "invoice.paid", invoice("in_0007", customer, "sub_1", "paid"))
+    assert post_event(client, paid).json["outcome"] == "processed"  # invoice kept, no retry loop
+    with tenant_context(org.tenant):
+        assert db.session.scalar(sa.select(BillingInvoice.status)) == "paid"
+
+
+def test_old_event_ids_are_pruned(app, client, org):
+    from tenants.billing.webhooks import prune_stripe_events
+
+    assert post_event(client, _completed(org)).status_code == 200
+    with cross_tenant(Scope.SYSTEM):
+        db.session.add(
+            StripeEvent(
+                id="evt_ancient",
+                type="invoice.paid",
+                received_at=utcnow() - dt.timedelta(days=91),
+            )
+        )
+        db.session.commit()
+        assert prune_stripe_events() == 1
+        db.session.commit()
+        assert db.session.scalars(sa.select(StripeEvent.id)).all() == ["evt_sig"]
+
+
 # --- standing: past due, grace, suspension -------------------------------------------
 
 
