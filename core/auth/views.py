@@ -97,8 +97,13 @@ def _by_email() -> str:
 
 
 def _by_pending_user() -> str:
+    """The user a code is being tried for (pending sign-in or signed in), else the address."""
     pending = session.get(PENDING) or {}
-    return "pending:" + str(pending.get("uid") or get_remote_address())
+    if pending.get("uid"):
+        return "user:" + str(pending["uid"])
+    if current_user.is_authenticated:
+        return "user:" + str(current_user.id)
+    return "ip:" + get_remote_address()
 
 
 def _by_user() -> str:
@@ -325,6 +330,12 @@ def sign_in():
     limiter.limit(
         _limit("AUTH_LIMIT_CODE_USER", "5/minute"), key_func=_by_pending_user, methods=["POST"]
     ),
+    # and per hour: about 3 in a million guesses succeed, so bound the guesses per day
+    limiter.limit(
+        _limit("AUTH_LIMIT_CODE_USER_HOURLY", "20/hour"),
+        key_func=_by_pending_user,
+        methods=["POST"],
+    ),
 )
 def sign_in_code():
     """Second step: the code from the authenticator app."""
@@ -377,6 +388,12 @@ def _setup_secret(user: User) -> str:
     limiter.limit(_limit("AUTH_LIMIT_CODE_IP", "20/minute"), methods=["POST"]),
     limiter.limit(
         _limit("AUTH_LIMIT_CODE_USER", "5/minute"), key_func=_by_pending_user, methods=["POST"]
+    ),
+    # and per hour: about 3 in a million guesses succeed, so bound the guesses per day
+    limiter.limit(
+        _limit("AUTH_LIMIT_CODE_USER_HOURLY", "20/hour"),
+        key_func=_by_pending_user,
+        methods=["POST"],
     ),
 )
 def totp_setup():

@@ -166,6 +166,19 @@ def test_sign_up_form_errors_keep_values_but_not_password(client):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
 
 
+def test_empty_forms_point_at_each_field(client):
+    for path, fields in (
+        ("/sign-in", ("email", "password")),
+        ("/sign-up", ("name", "email", "password")),
+    ):
+        response = client.post(path, data={})
+        assert response.status_code == 422
+        for field in fields:
+            assert f'href="#{field}"'.encode() in response.data, (path, field)
+        assert b"The email or password is not right." not in response.data
+    assert audit("core.user.sign_in_failed") == []
+
+
 def test_sign_up_with_a_taken_email_says_so(app, client, create_user):
     create_user("taken@example.test")
     response = client.post(
