@@ -425,8 +425,11 @@ def test_daily_digest_tells_reviewers_about_the_queue(app, clinic, reviewer, rev
     assert "DKI Jakarta" in mails[0].get_body(("plain",)).get_content()
 
 
-def test_digest_is_scheduled_daily_in_the_review_scope(app):
+def test_digest_is_scheduled_daily_in_the_review_scope():
+    import onboarding.review.views  # registers it, as create_app's import does
     from core.jobs import PERIODIC
+
+    assert onboarding.review.views.bp.name == "review"
 
     (job,) = [j for j in PERIODIC if j.path == "onboarding.review.jobs.send_reviewer_digest"]
     assert job.interval == 24 * 3600 and job.scope == Scope.REVIEW
