@@ -11,6 +11,8 @@ from functools import cache
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from markupsafe import Markup
+from markupsafe import escape
 from marshmallow import Schema
 from marshmallow import fields
 
@@ -193,7 +195,7 @@ def _resolve(spec: dict, node: dict | None) -> dict:
 def _type_label(spec: dict, schema: dict) -> str:
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[-1]
-    kind = schema.get("type", "object")
+    kind = schema.get("type", "string" if "enum" in schema else "object")
     kinds = [k for k in (kind if isinstance(kind, list) else [kind]) if k != "null"]
     label = " | ".join(kinds) or "null"
     if "array" in kinds and "items" in schema:
@@ -272,3 +274,17 @@ def describe(spec: dict) -> list[dict]:
     return [{"tag": tag, "operations": ops} for tag, ops in sections.items()] + [
         {"tag": "schemas", "operations": [], "schemas": schemas}
     ]
+
+
+def render_description(text: str) -> Markup:
+    """The little Markdown the descriptions use (paragraphs, **bold**, `code`) as HTML.
+
+    Escaped first, so nothing in the text can inject markup.
+    """
+    paragraphs = []
+    for block in filter(None, (b.strip() for b in text.split("\n\n"))):
+        html = str(escape(" ".join(block.split())))
+        html = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html)
+        html = re.sub(r"`(.+?)`", r"<code>\1</code>", html)
+        paragraphs.append(f"<p>{html}</p>")
+    return Markup("\n".join(paragraphs))  # noqa: S704 - built from escaped text

@@ -16,6 +16,10 @@ The function cannot list keys, cannot be probed for a prefix without its secret,
 returns no hash. Once it names the tenant, the request is scoped to it and the key is
 read through the ordinary tenant policy. SQLite (the embedded default) has no row
 security, so there the same query runs directly on the table.
+
+``api_key.prefix`` is unique across tenants, which Citus cannot enforce on a table
+distributed by tenant: before that step the lookup moves into a small reference table
+``prefix → tenant_id`` behind the same function (platform/scaling.md).
 """
 
 from __future__ import annotations

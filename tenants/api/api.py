@@ -14,6 +14,7 @@ from werkzeug.utils import import_string
 
 from core.api.openapi import build_openapi
 from core.api.openapi import describe
+from core.api.openapi import render_description
 from core.errors import problem
 from core.extensions import db
 from tenants.api.blueprint import DESCRIPTION
@@ -64,4 +65,6 @@ def openapi_json():
 def docs():
     """Human-readable documentation, rendered on the server from the OpenAPI document."""
     spec = openapi_document()
-    return render_template("api/docs.html", spec=spec, sections=describe(spec))
+    return render_template(
+        "api/docs.html", spec=spec, sections=describe(spec), describe_text=render_description
+    )

@@ -13,6 +13,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core.access import get_or_404
@@ -29,10 +30,10 @@ from core.models import Role
 bp = tenant_blueprint("api_keys", __name__, url_prefix="/api-keys", template_folder="templates")
 
 SCOPE_LABELS = {
-    ApiScope.READ: "Read everything (GET)",
-    ApiScope.BOOKINGS: "Create, cancel and reschedule bookings; check-ins",
-    ApiScope.ROSTER: "Upload employee rosters",
-    ApiScope.REPORTS: "Start exports and download them",
+    ApiScope.READ: _l("Read everything (GET)"),
+    ApiScope.BOOKINGS: _l("Create, cancel and reschedule bookings; check-ins"),
+    ApiScope.ROSTER: _l("Upload employee rosters"),
+    ApiScope.REPORTS: _l("Start exports and download them"),
 }
 
 
@@ -53,7 +54,7 @@ def index():
         issued=issued,
         form=form,
         error=error,
-        scopes=[(s.value, _(label)) for s, label in SCOPE_LABELS.items()],
+        scopes=[(s.value, str(label)) for s, label in SCOPE_LABELS.items()],
     )
     # The token is in this page only: keep it out of every cache.
     status = 422 if error else (201 if issued else 200)

@@ -310,3 +310,13 @@ def test_expired_idempotency_records_are_purged_across_tenants(api_client, creat
     for tenant in (a, b):
         with tenant_context(tenant):
             assert db.session.scalar(sa.select(sa.func.count(IdempotencyRecord.id))) == 0
+
+
+def test_docs_descriptions_render_bold_and_code_but_never_markup():
+    from core.api.openapi import render_description
+
+    html = str(render_description("**Keys** go in `Authorization`.\n\n<script>x</script> *"))
+    assert html == (
+        "<p><strong>Keys</strong> go in <code>Authorization</code>.</p>\n"
+        "<p>&lt;script&gt;x&lt;/script&gt; *</p>"
+    )
