@@ -681,6 +681,34 @@ def test_format_amount():
 # --- concurrency (PostgreSQL) --------------------------------------------------------
 
 
+def deliver_in_parallel(app, payloads: list[str]) -> list[tuple[int, str]]:
+    """POST each signed payload from its own thread, all released at once."""
+    barrier = threading.Barrier(len(payloads))
+    outcomes, errors = [], []
+
+    def deliver(payload):
+        try:
+            c = app.test_client()
+            barrier.wait()
+            r = c.post(
+                WEBHOOK,
+                data=payload,
+                headers={"Stripe-Signature": sign(payload, WEBHOOK_SECRET)},
+                content_type="application/json",
+            )
+            outcomes.append((r.status_code, (r.json or {}).get("outcome")))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    return outcomes
+
+
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_burst_of_the_same_event_in_parallel_is_processed_once(
     app, client, org, stripe_fake, backend
@@ -691,34 +719,51 @@ def test_burst_of_the_same_event_in_parallel_is_processed_once(
         "evt_burst", "invoice.payment_failed", invoice("in_0005", customer, "sub_1", "open")
     )
     retrieves = len(stripe_fake.calls("GET", "/v1/subscriptions/"))
-    payload = json.dumps(failed)
-    barrier = threading.Barrier(8)
-    outcomes, errors = [], []
-
-    def deliver():
-        try:
-            c = app.test_client()
-            barrier.wait()
-            r = c.post(
-                WEBHOOK,
-                data=payload,
-                headers={"Stripe-Signature": sign(payload, WEBHOOK_SECRET)},
-                content_type="application/json",
-            )
-            outcomes.append((r.status_code, r.json["outcome"]))
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=deliver) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    outcomes = deliver_in_parallel(app, [json.dumps(failed)] * 8)
     assert sorted(outcomes) == [(200, "duplicate")] * 7 + [(200, "processed")]
     assert len(stripe_fake.calls("GET", "/v1/subscriptions/")) == retrieves + 1
     assert outbox_to(org.tenant, "billing/past_due") == sorted([org.owner.email, org.owner2.email])
     assert audit_count(org.tenant, "billing.account.past_due") == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_parallel_first_events_of_a_tenant_make_one_account_and_converge(
+    app, org, stripe_fake, backend
+):
+    tid = str(org.tenant.id)
+    stripe_fake.subscriptions["sub_p"] = subscription(
+        "sub_p", "cus_new", PRICE_ENTERPRISE, tenant_id=tid
+    )
+    sub = stripe_fake.subscriptions["sub_p"]
+    completed = {
+        "id": "cs_p",
+        "object": "checkout.session",
+        "mode": "subscription",
+        "customer": "cus_new",
+        "client_reference_id": tid,
+        "subscription": "sub_p",
+    }
+    payloads = [
+        json.dumps(event(f"evt_cs_{n}", "checkout.session.completed", completed)) for n in range(3)
+    ]
+    payloads += [
+        json.dumps(
+            event(f"evt_up_{n}", "customer.subscription.updated", dict(sub, status="incomplete"))
+        )
+        for n in range(5)
+    ]
+    outcomes = deliver_in_parallel(app, payloads)
+    assert outcomes == [(200, "processed")] * 8
+    with cross_tenant(Scope.SYSTEM):
+        accounts = db.session.scalars(sa.select(BillingAccount)).all()
+    assert len(accounts) == 1
+    account = accounts[0]
+    assert (account.stripe_customer_id, account.plan, account.subscription_status) == (
+        "cus_new",
+        PlanCode.ENTERPRISE,
+        "active",
+    )
+    assert events_count() == 8
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
