@@ -11,6 +11,7 @@ api = ApiBlueprint(
     title="Sentra API",
     version="1",
     template_folder="templates",
+    cli_group="api",
 )
 
 DESCRIPTION = """\

@@ -154,3 +154,15 @@ def test_lookup_finds_the_tenant_before_any_scope_and_only_with_the_secret(app, 
     prefix = token_a.split("_")[1]
     assert find_active_key(f"sk_{prefix}_{'A' * 43}") is None
     assert find_active_key("sk_" + prefix) is None
+
+
+def test_operators_can_create_a_key_from_the_command_line(app, runner, client, create_tenant):
+    tenant = create_tenant()
+    result = runner.invoke(
+        args=["api", "create-key", "--tenant", tenant.slug, "--name", "st", "--scope", "read"]
+    )
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert client.get("/api/v1/venues", headers=bearer(token)).status_code == 200
+    missing = runner.invoke(args=["api", "create-key", "--tenant", "nope", "--name", "x"])
+    assert missing.exit_code != 0 and "No tenant" in missing.output

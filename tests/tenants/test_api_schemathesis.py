@@ -2,8 +2,10 @@
 
 The same command works against any running Sentra (see /api/v1/docs):
 
+    TOKEN=$(flask --app wsgi api create-key --tenant <slug> --name schemathesis \\
+        --scope read --scope bookings --scope roster --scope reports)
     schemathesis run http://127.0.0.1:5000/api/v1/openapi.json \\
-        --header "Authorization: Bearer sk_…" --checks all \\
+        --header "Authorization: Bearer $TOKEN" --checks all \\
         --exclude-checks positive_data_acceptance --max-examples 20
 
 Bounded (examples per operation, one worker, fixed seed, PostgreSQL only) to keep the
