@@ -253,6 +253,30 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client, create_use
     assert reload(user).last_login_at is None
 
 
+def test_unknown_email_costs_one_hash_check_like_a_wrong_password(client, create_user, monkeypatch):
+    from core.auth import passwords
+
+    calls = []
+    real = passwords._hasher
+
+    class Counting:  # PasswordHasher has slots: wrap it instead of patching a method
+        def verify(self, stored, password):
+            calls.append(stored)
+            return real.verify(stored, password)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(passwords, "_hasher", Counting())
+    user = create_user()
+    sign_in(client, user.email, "not the password at all")
+    sign_in(client, "nobody@example.test", "not the password at all")
+    assert len(calls) == 2
+    assert calls[0] == user.password_hash
+    assert calls[1] == passwords._DUMMY  # a real argon2 hash with the same parameters
+    assert not needs_rehash(passwords._DUMMY)
+
+
 def test_password_pasted_into_the_email_field_is_not_audited(client):
     sign_in(client, "my secret passphrase", "x")
     [line] = audit("core.user.sign_in_failed")
@@ -361,6 +385,16 @@ def test_sign_in_is_throttled_per_address(low_ip_limit, client, create_user):
         environ_base={"REMOTE_ADDR": "10.9.8.7"},
     )
     assert fresh.status_code == 422
+
+
+def test_resending_the_link_is_throttled_per_email(limited, app, client, create_user):
+    user = create_user(verified=False)
+    for _ in range(3):
+        assert client.post("/verify-email/resend", data={"email": user.email}).status_code == 302
+    blocked = client.post("/verify-email/resend", data={"email": user.email.upper()})
+    assert blocked.status_code == 429
+    assert blocked.headers.get("Retry-After")
+    assert len(outbox(app)) == 3
 
 
 # --- sessions -------------------------------------------------------------------------------
