@@ -17,3 +17,7 @@ GRACE_JOB = register_periodic(
 PRUNE_JOB = register_periodic(
     "billing-prune-events", "tenants.billing.webhooks.prune_stripe_events", 86400, Scope.SYSTEM
 )
+#: Hourly: owners hear once a month that their plan's bookings ran out (never silently).
+LIMIT_JOB = register_periodic(
+    "billing-plan-limits", "tenants.billing.services.notify_plan_limits", 3600, Scope.SYSTEM
+)

@@ -21,9 +21,11 @@ from core.errors import DomainError
 from core.extensions import db
 from core.ids import uuid7
 from core.mail import send_mail
+from core.models import AuditEntry
 from core.models import Membership
 from core.models import Role
 from core.models import Tenant
+from core.models import TenantStatus
 from core.models import User
 from core.tenancy import Scope
 from core.tenancy import cross_tenant
@@ -36,11 +38,16 @@ from tenants.billing.models import BillingAccount
 from tenants.billing.plans import PLANS
 from tenants.billing.plans import PlanCode
 from tenants.billing.queries import BILLING_TZ
+from tenants.billing.queries import booking_allowed
 from tenants.billing.queries import get_account
 from tenants.billing.queries import grace_ends_at
 from tenants.billing.queries import grace_period
+from tenants.billing.queries import month_bounds
 
 log = logging.getLogger(__name__)
+
+#: the audit line that records owners were told their plan's monthly bookings ran out
+PLAN_LIMIT_NOTIFIED = "billing.plan_limit.notified"
 
 
 class BillingError(DomainError):
@@ -165,10 +172,13 @@ def _owners(tenant_id: uuid.UUID) -> list[User]:
     )
 
 
-def notify_owners(account: BillingAccount, template: str) -> None:
-    tenant = db.session.get(Tenant, account.tenant_id)
+def notify_owners(
+    tenant_id: uuid.UUID, template: str, account: BillingAccount | None = None
+) -> None:
+    """Email every current owner of the tenant (through the outbox, after the commit)."""
+    tenant = db.session.get(Tenant, tenant_id)
     ends = grace_ends_at(account)
-    for owner in _owners(account.tenant_id):
+    for owner in _owners(tenant_id):
         send_mail(
             owner.email,
             template,
@@ -178,7 +188,7 @@ def notify_owners(account: BillingAccount, template: str) -> None:
                 "grace_ends": ends.astimezone(BILLING_TZ).strftime("%Y-%m-%d") if ends else "",
             },
             locale=owner.locale,
-            tenant_id=account.tenant_id,
+            tenant_id=tenant_id,
         )
 
 
@@ -209,7 +219,44 @@ def enforce_payment_grace(now: dt.datetime | None = None) -> int:
                 continue
             account.suspended_at = now
             log_action(account, "billing.account.suspended", None, {"reason": "non_payment"})
-            notify_owners(account, "billing/suspended")
+            notify_owners(tenant_id, "billing/suspended", account)
             db.session.flush()
             suspended += 1
     return suspended
+
+
+def notify_plan_limits(now: dt.datetime | None = None) -> int:
+    """Periodic job: tell owners, once a month, that their plan's bookings are used up.
+
+    Runs outside the booking transaction (which must stay short), so a refused booking
+    never waits on this. Returns how many tenants' owners were told now.
+    """
+    if not billing_enabled():
+        return 0
+    now = now or utcnow()
+    month_start, _end = month_bounds(now)
+    tenant_ids = db.session.scalars(
+        sa.select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE)
+    ).all()
+    told = 0
+    for tenant_id in tenant_ids:
+        with tenant_context(tenant_id):
+            if booking_allowed(tenant_id, now).reason != "plan_limit":
+                continue
+            already = db.session.scalar(
+                sa.select(AuditEntry.id)
+                .where(
+                    AuditEntry.tenant_id == tenant_id,
+                    AuditEntry.action == PLAN_LIMIT_NOTIFIED,
+                    AuditEntry.at >= month_start,
+                )
+                .limit(1)
+            )
+            if already is not None:
+                continue
+            month = now.astimezone(BILLING_TZ).strftime("%Y-%m")
+            log_action(None, PLAN_LIMIT_NOTIFIED, None, {"month": month}, tenant_id=tenant_id)
+            notify_owners(tenant_id, "billing/plan_limit")
+            db.session.flush()
+            told += 1
+    return told

@@ -212,7 +212,7 @@ def _apply_subscription(account: BillingAccount, sub: dict, now: dt.datetime) ->
     if status in DELINQUENT_STATUSES:
         if account.past_due_since is None:
             account.past_due_since = now
-            notify_owners(account, "billing/past_due")
+            notify_owners(account.tenant_id, "billing/past_due", account)
             log_action(account, "billing.account.past_due", None, {"subscription": sub["id"]})
     elif account.past_due_since is not None or account.suspended_at is not None:
         account.past_due_since = None

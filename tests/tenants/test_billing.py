@@ -539,6 +539,9 @@ def test_grace_job_is_registered_and_runs_through_the_job_runner(
     from core.jobs import PERIODIC
     from core.jobs import execute
 
+    names = {j.name: j.path for j in PERIODIC}
+    assert names["billing-plan-limits"] == "tenants.billing.services.notify_plan_limits"
+    assert names["billing-prune-events"] == "tenants.billing.webhooks.prune_stripe_events"
     (job,) = [j for j in PERIODIC if j.name == "billing-grace"]
     assert (job.path, job.scope) == ("tenants.billing.services.enforce_payment_grace", Scope.SYSTEM)
     customer = subscribe(client, stripe_fake, org)
@@ -650,6 +653,15 @@ def test_plan_limit_counts_this_months_ledger_rows(app, client, org, monkeypatch
     assert b"used up" in client.get(f"/o/{org.tenant.slug}/").data
     login(client, org.clerk)
     assert b"used up" not in client.get(f"/o/{org.tenant.slug}/").data
+
+    # …and emailed, once a month, by the hourly job (never from the booking transaction).
+    with cross_tenant(Scope.SYSTEM):
+        assert services.notify_plan_limits() == 1
+        db.session.commit()
+        assert services.notify_plan_limits() == 0
+    assert outbox_to(org.tenant, "billing/plan_limit") == sorted(
+        [org.owner.email, org.owner2.email]
+    )
 
 
 def test_venue_and_seat_limits_of_the_plan(app, client, org):

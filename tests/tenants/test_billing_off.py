@@ -11,6 +11,7 @@ from core.config import from_env
 from core.config import validate
 from core.models import Role
 from tenants.billing import queries
+from tenants.billing import services
 
 
 def test_billing_page_says_billing_is_off(client, create_tenant, create_user, login):
@@ -38,6 +39,9 @@ def test_bookings_are_never_limited_and_no_query_is_made(app, create_tenant, mon
     monkeypatch.setattr(queries, "count_bookings_this_month", must_not_count)
     monkeypatch.setattr(queries, "get_account", must_not_count)
     assert queries.booking_allowed(tenant) == (True, None)
+    assert queries.venue_allowed(tenant) == (True, None)
+    assert queries.seat_allowed(tenant) == (True, None)
+    assert services.notify_plan_limits() == 0
 
 
 def test_webhook_does_not_exist_while_billing_is_off(client):
