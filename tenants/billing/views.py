@@ -111,6 +111,8 @@ def billing_notice():
     tenant, membership = g.get("tenant"), g.get("membership")
     if tenant is None or membership is None or not billing_enabled():
         return {}
+    if (request.endpoint or "").startswith("billing."):
+        return {}  # the billing page says it itself, with more detail
     try:
         account = queries.get_account(tenant)
         owner = membership.role == Role.OWNER

@@ -499,6 +499,9 @@ def test_past_due_banner_email_grace_then_suspension_then_recovery(
         "evt_pf", "invoice.payment_failed", invoice("in_0003", customer, "sub_1", "open")
     )
     assert post_event(client, failed).json["outcome"] == "processed"
+    billing_page = client.get(f"/o/{org.tenant.slug}/billing/")
+    assert b"Your last payment failed." in billing_page.data
+    assert b"Payment for this organisation" not in billing_page.data  # no second banner
 
     # Banner on the console: owners get the link, staff are told who can fix it.
     console = client.get(f"/o/{org.tenant.slug}/")
