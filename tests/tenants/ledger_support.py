@@ -54,6 +54,10 @@ class World:
     campaign: Campaign
     people: list = field(default_factory=list)
 
+    def campaign_in_session(self) -> Campaign:
+        """The campaign, loaded in the current transaction (commits expire objects)."""
+        return db.session.get(Campaign, (self.tenant.id, self.campaign.id))
+
     def slots(self, venue: Venue | None = None) -> list[Slot]:
         query = sa.select(Slot).where(Slot.campaign_id == self.campaign.id)
         if venue is not None:
