@@ -132,18 +132,17 @@ def _ensure_another_owner(membership: Membership) -> None:
     """Refuse a change that would leave the tenant with no owner without an end date."""
     if membership.role != Role.OWNER:
         return
-    # Lock the tenant's owner rows (sorted by user id: one lock order for everyone).
-    others = db.session.scalars(
+    # Lock every owner row of the tenant, the target's included, in one order (user id):
+    # two owners demoting each other at once then queue on the same first row instead of
+    # deadlocking, and the second one re-reads the owners after the first commits.
+    owners = db.session.scalars(
         sa.select(Membership)
-        .where(
-            Membership.tenant_id == membership.tenant_id,
-            Membership.role == Role.OWNER,
-            Membership.user_id != membership.user_id,
-        )
+        .where(Membership.tenant_id == membership.tenant_id, Membership.role == Role.OWNER)
         .order_by(Membership.user_id)
         .with_for_update()
+        .execution_options(populate_existing=True)
     ).all()
-    if not any(m.ends_at is None for m in others):
+    if not any(m.ends_at is None for m in owners if m.user_id != membership.user_id):
         raise TeamError(
             _(
                 "%(name)s is the last owner. Make another member an owner first.",

@@ -281,3 +281,84 @@ def test_another_tenants_member_and_invitation_ids_answer_404(
     assert client.post(f"/o/acme/team/members/{outsider.id}/remove").status_code == 404
     assert client.post(f"/o/acme/team/invitations/{invitation_id}/revoke").status_code == 404
     assert db.session.get(Membership, (other.id, outsider.id)) is not None
+
+
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(postgres, tmp_path):
+    """PostgreSQL: the owner rows are locked, so the second demotion sees the first."""
+    import threading
+
+    from core.app import create_app
+    from tests.conftest import base_config
+    from tests.fixtures import _HASH
+
+    url = postgres["app_url"]
+    app = create_app(
+        {**base_config(tmp_path), "SQLALCHEMY_DATABASE_URI": url, "MIGRATION_DATABASE_URL": url}
+    )
+    try:
+        with app.app_context():
+            from core.models import Tenant
+            from core.models import TenantKind
+            from core.models import User
+
+            tenant = Tenant(slug="duo", name="Duo", kind=TenantKind.CLINIC)
+            a = User(email="a@duo.test", name="A", password_hash=_HASH)
+            b = User(email="b@duo.test", name="B", password_hash=_HASH)
+            db.session.add_all(
+                [
+                    tenant,
+                    Membership(tenant=tenant, user=a, role=Role.OWNER),
+                    Membership(tenant=tenant, user=b, role=Role.OWNER),
+                ]
+            )
+            db.session.commit()
+            ids = (tenant.id, a.id, b.id)
+            db.session.remove()
+
+        first_locked, outcomes = threading.Event(), {}
+
+        def demote(actor_id, target_id, *, hold: bool):
+            tenant_id = ids[0]
+            with app.test_request_context(), tenant_context(tenant_id):
+                try:
+                    actor = db.session.get(Membership, (tenant_id, actor_id))
+                    target = db.session.get(Membership, (tenant_id, target_id))
+                    if not hold:
+                        first_locked.wait(5)
+                    services.change_member_role(target, actor, Role.ADMIN)
+                    if hold:
+                        first_locked.set()
+                        threading.Event().wait(0.5)  # keep the locks while the other starts
+                    db.session.commit()
+                    outcomes[target_id] = "demoted"
+                except TeamError as exc:
+                    db.session.rollback()
+                    outcomes[target_id] = exc.code
+                finally:
+                    first_locked.set()
+                    db.session.remove()
+
+        _, a_id, b_id = ids
+        threads = [
+            threading.Thread(target=demote, args=(b_id, a_id), kwargs={"hold": True}),
+            threading.Thread(target=demote, args=(a_id, b_id), kwargs={"hold": False}),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert outcomes == {a_id: "demoted", b_id: "last_owner"}
+        with app.app_context():
+            owners = db.session.scalars(
+                sa.select(Membership).where(
+                    Membership.tenant_id == ids[0], Membership.role == Role.OWNER
+                )
+            ).all()
+            assert [m.user_id for m in owners] == [b_id]
+            db.session.remove()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        from tests.conftest import truncate_all
+
+        truncate_all(postgres["owner_url"])
