@@ -639,6 +639,7 @@ def test_plan_limit_counts_this_months_ledger_rows(app, client, org, monkeypatch
     make_bookings(org.tenant, 2, status=BookingStatus.CANCELLED)  # cancelled do not count
     make_bookings(org.tenant, 2)
     assert queries.count_bookings_this_month(org.tenant) == 2
+    assert queries.count_bookings_this_month(org.tenant, cap=1) == 1
     assert queries.booking_allowed(org.tenant) == (True, None)
 
     make_bookings(org.tenant, 1)
