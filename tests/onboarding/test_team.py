@@ -362,3 +362,22 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(postgres, tmp_pa
         from tests.conftest import truncate_all
 
         truncate_all(postgres["owner_url"])
+
+
+def test_team_page_lists_members_and_offers_only_allowed_roles(app, client, team, login):
+    _tenant, members = team
+    login(client, members[Role.OWNER])
+    client.post("/o/acme/team/invitations", data={"email": "p@example.test", "role": "checkin"})
+    page = client.get("/o/acme/team/").get_data(as_text=True)
+    for role in Role:
+        assert f'data-member="{role.value}@acme.test"' in page
+    assert 'data-invitation="p@example.test"' in page
+    assert '<option value="admin"' in page  # owners may invite admins
+    login(client, members[Role.ADMIN])
+    page = client.get("/o/acme/team/").get_data(as_text=True)
+    invite_form = page[page.index('id="role" name="role"') :]
+    assert '<option value="admin"' not in invite_form.split("</select>")[0]
+    # The console links the team page for owners and admins, not for check-in staff.
+    assert "/o/acme/team/" in client.get("/o/acme/").get_data(as_text=True)
+    login(client, members[Role.CHECKIN])
+    assert "/o/acme/team/" not in client.get("/o/acme/").get_data(as_text=True)
