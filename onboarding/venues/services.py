@@ -23,6 +23,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.ids import uuid7
 from core.jobs import enqueue
+from core.models import AuditEntry
 from core.models import User
 from core.storage import delete_after_commit
 from core.storage import get_storage
@@ -137,6 +138,30 @@ def reviews_of(venue: Venue) -> list[VenueReview]:
     )
 
 
+def activity_of(venue: Venue, limit: int = 50) -> list[AuditEntry]:
+    """The audit lines of the venue and its documents, newest first (the tenant's history)."""
+    document_ids = [str(d.id) for d in documents_of(venue)]
+    return list(
+        db.session.scalars(
+            sa.select(AuditEntry)
+            .where(
+                AuditEntry.tenant_id == venue.tenant_id,
+                sa.or_(
+                    sa.and_(
+                        AuditEntry.object_type == "Venue", AuditEntry.object_id == str(venue.id)
+                    ),
+                    sa.and_(
+                        AuditEntry.object_type == "VenueDocument",
+                        AuditEntry.object_id.in_(document_ids or [""]),
+                    ),
+                ),
+            )
+            .order_by(AuditEntry.at.desc())
+            .limit(limit)
+        )
+    )
+
+
 def missing_documents(venue: Venue) -> list[DocumentKind]:
     """The required kinds of document the venue does not have yet."""
     current = current_documents(venue)
@@ -224,11 +249,17 @@ def delete_document(document: VenueDocument, venue: Venue, actor: User) -> None:
             ),
             code="document_submitted",
         )
+    # Recorded on the venue: the document row itself is about to go.
     log_action(
-        document,
+        venue,
         "onboarding.document.deleted",
         actor,
-        {"venue_id": str(venue.id), "kind": document.kind.value, "version": document.version},
+        {
+            "document_id": str(document.id),
+            "kind": document.kind.value,
+            "version": document.version,
+            "sha256": document.sha256,
+        },
     )
     delete_after_commit(document.storage_key)
     if document.thumbnail_key:

@@ -135,6 +135,7 @@ def _detail_page(venue: Venue, status: int = 200, **extra):
             current_ids={d.id for d in current.values()},
             missing=services.missing_documents(venue),
             reviews=services.reviews_of(venue),
+            activity=services.activity_of(venue),
             weekdays=WEEKDAYS,
             accept_by_kind=ACCEPT_BY_KIND,
             **extra,

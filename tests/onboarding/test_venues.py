@@ -87,6 +87,7 @@ def test_create_venue_with_hours_and_coordinates_without_javascript(signed_in, c
     page = signed_in.get(f"/o/klinik-sehat/venues/{venue_id}")
     assert page.status_code == 200
     assert "Klinik Sehat Kemang" in page.text and "08:00" in page.text
+    assert "Venue added" in page.text  # the activity history
 
 
 @pytest.mark.parametrize(
@@ -330,6 +331,9 @@ def test_submission_freezes_documents_and_new_versions_keep_the_old(signed_in, c
     with tenant_context(tenant.id):
         actions = db.session.scalars(sa.select(AuditEntry.action)).all()
     assert {"onboarding.venue.submitted", "onboarding.venue.resubmitted"} <= set(actions)
+    history = signed_in.get(f"/o/klinik-sehat/venues/{venue_id}").text.split("<h2>Activity")[1]
+    for line in ("Submitted for review", "Document removed", "Document uploaded"):
+        assert line in history
 
 
 def test_approved_venue_goes_back_to_review_when_documents_or_location_change(app, clinic):
