@@ -50,6 +50,7 @@ MODEL_MODULES = [
     "core.models",
     "core.api.models",
     "onboarding.venues.models",
+    "onboarding.venues.cli",
     "tenants.billing.models",
     "tenants.stock.models",
     "tenants.campaigns.models",

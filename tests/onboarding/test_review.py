@@ -433,3 +433,18 @@ def test_digest_is_scheduled_daily_in_the_review_scope():
 
     (job,) = [j for j in PERIODIC if j.path == "onboarding.review.jobs.send_reviewer_digest"]
     assert job.interval == 24 * 3600 and job.scope == Scope.REVIEW
+
+
+def test_demo_data_puts_a_venue_in_the_review_queue(app, create_tenant, create_user):
+    from onboarding.venues.cli import seed_venue_demo
+
+    clinic = create_tenant("demo-clinic", province="DKI Jakarta")
+    create_user(tenant=clinic, role=Role.OWNER)
+    with app.test_request_context(), cross_tenant(Scope.PLATFORM):
+        seed_venue_demo({"demo-clinic": clinic})
+        seed_venue_demo({"demo-clinic": clinic})  # idempotent
+        db.session.commit()
+    with cross_tenant(Scope.REVIEW):
+        (entry,) = services.review_queue()
+    assert entry.venue.name == "Klinik Sehat Sentosa - Cipete"
+    db.session.rollback()
