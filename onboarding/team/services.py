@@ -186,7 +186,11 @@ def invite_member(tenant: Tenant, actor: Membership, *, email: str, role: Role) 
         )
     pending = [
         i
-        for i in db.session.scalars(sa.select(Invitation).where(Invitation.email == email))
+        for i in db.session.scalars(
+            sa.select(Invitation).where(
+                Invitation.tenant_id == tenant.id, Invitation.email == email
+            )
+        )
         if i.state() == InvitationState.PENDING
     ]
     if pending:
