@@ -7,6 +7,7 @@ import uuid
 import sqlalchemy as sa
 from flask import Blueprint
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import g
 from flask import redirect
@@ -21,6 +22,7 @@ from core.access import get_or_404
 from core.access import require_role
 from core.access import tenant_blueprint
 from core.extensions import db
+from core.extensions import limiter
 from core.models import Membership
 from core.models import Role
 from core.models import Tenant
@@ -35,6 +37,14 @@ from onboarding.team.schemas import RoleChangeSchema
 from onboarding.team.services import TeamError
 
 bp = tenant_blueprint("team", __name__, url_prefix="/team", template_folder="templates")
+
+#: Invitations email any address a member types: a cap per tenant keeps a stolen or
+#: careless account from turning Sentra into a spam relay. TEAM_INVITE_LIMIT tunes it.
+invitation_limit = limiter.limit(
+    lambda: current_app.config.get("TEAM_INVITE_LIMIT", "30/hour"),
+    key_func=lambda: f"team-invite:{g.get('tenant_slug')}",
+    scope="team-invite",
+)
 
 
 def _member_or_404(user_id: str) -> Membership:
@@ -72,6 +82,7 @@ def index():
 
 
 @bp.route("/invitations", methods=["POST"])
+@invitation_limit
 @require_role(Role.ADMIN)
 def invite():
     form = request.form.to_dict()
@@ -90,6 +101,7 @@ def invite():
 
 
 @bp.route("/invitations/<invitation_id>/resend", methods=["POST"])
+@invitation_limit
 @require_role(Role.ADMIN)
 def resend(invitation_id: str):
     invitation = get_or_404(Invitation, invitation_id)

@@ -538,3 +538,19 @@ def test_another_tenants_objects_answer_404(app, client, create_tenant, create_u
             )
     assert checked >= 10
     assert not failures, "\n".join(failures)
+
+
+def test_every_console_and_platform_route_declares_who_may_use_it(app):
+    """A console route without ``require_role`` would be open to any member, even one
+    whose role should not see it; a platform route without ``require_platform_role``
+    to anyone signed in."""
+    undeclared = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if rule.rule.startswith("/o/<tenant_slug>") and not hasattr(view, "required_role"):
+            undeclared.append(f"{rule.rule} ({rule.endpoint}) has no require_role")
+        if rule.rule.startswith(("/admin", "/review")) and not hasattr(
+            view, "required_platform_roles"
+        ):
+            undeclared.append(f"{rule.rule} ({rule.endpoint}) has no require_platform_role")
+    assert not undeclared, "\n".join(undeclared)

@@ -381,3 +381,26 @@ def test_team_page_lists_members_and_offers_only_allowed_roles(app, client, team
     assert "/o/acme/team/" in client.get("/o/acme/").get_data(as_text=True)
     login(client, members[Role.CHECKIN])
     assert "/o/acme/team/" not in client.get("/o/acme/").get_data(as_text=True)
+
+
+@pytest.fixture
+def limited(app_config):
+    app_config.update(RATELIMIT_ENABLED=True, TEAM_INVITE_LIMIT="2/hour")
+    return app_config
+
+
+def test_invitations_are_capped_per_tenant(limited, app, client, team, login):
+    _tenant, members = team
+    login(client, members[Role.OWNER])
+    for n in range(2):
+        response = client.post(
+            "/o/acme/team/invitations", data={"email": f"n{n}@example.test", "role": "checkin"}
+        )
+        assert response.status_code == 302
+    # The cap is the tenant's, whoever asks.
+    login(client, members[Role.ADMIN])
+    response = client.post(
+        "/o/acme/team/invitations", data={"email": "n3@example.test", "role": "checkin"}
+    )
+    assert response.status_code == 429
+    assert sent_mail(app, "n3@example.test") == []
