@@ -202,9 +202,15 @@ def upload_document(
         uploaded_by_id=actor.id,
     )
     db.session.add(document)
-    # Flushed first: a concurrent upload of the same version fails here, before any
-    # bytes are written.
-    db.session.flush()
+    # Flushed first: a concurrent upload of the same kind takes the same version
+    # number and fails here, on the unique constraint, before any bytes are written.
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict(
+            _("Another upload of this document finished at the same moment. Try again."),
+            code="document_version_taken",
+        ) from None
     get_storage().put(key, file.data, file.content_type)
     log_action(
         document,

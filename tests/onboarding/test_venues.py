@@ -9,8 +9,10 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from core.db import utcnow
 from core.errors import Conflict
 from core.extensions import db
+from core.ids import uuid7
 from core.models import AuditEntry
 from core.models import Role
 from core.models import TenantStatus
@@ -369,3 +371,43 @@ def test_rejected_venue_is_final(app, clinic):
             services.submit_venue(venue, owner)
         with pytest.raises(Conflict):
             services.update_venue(venue, {"name": "Baru"}, owner)
+
+
+def test_two_uploads_racing_for_one_version_end_in_a_conflict_not_an_error(app, clinic, app_config):
+    """Another upload commits the same version between our read and our write."""
+    tenant, owner = clinic
+    venue_id = make_venue(tenant, owner)
+    other = sa.create_engine(app_config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
+
+    def sneak_in(session, flush_context, instances):
+        with other.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f"SELECT set_config('app.tenant_id', '{tenant.id}', true)"))
+            conn.execute(
+                VenueDocument.__table__.insert().values(
+                    tenant_id=tenant.id,
+                    id=uuid7(),
+                    venue_id=venue_id,
+                    kind="permit_letter",
+                    version=1,
+                    storage_key=f"tenants/{tenant.id}/other.pdf",
+                    content_type="application/pdf",
+                    size=1,
+                    sha256="0" * 64,
+                    original_filename="other.pdf",
+                    uploaded_at=utcnow(),
+                    submitted=False,
+                )
+            )
+
+    session = db.session()
+    sa.event.listen(session, "before_flush", sneak_in, once=True)
+    try:
+        with app.test_request_context(), pytest.raises(Conflict) as excinfo:
+            upload(tenant.id, venue_id, owner, DocumentKind.PERMIT_LETTER, pdf_bytes())
+    finally:
+        other.dispose()
+        db.session.rollback()
+    assert excinfo.value.code == "document_version_taken"
+    assert stored_files(app, everything=True) == []
+    assert [d.storage_key for d in _documents(tenant.id)] == [f"tenants/{tenant.id}/other.pdf"]
