@@ -106,6 +106,9 @@ def create():
 def edit(venue_id):
     """Change a venue's details (not while the ministry is reviewing it)."""
     venue = get_or_404(Venue, venue_id)
+    if request.method == "GET" and venue.status not in services.EDITABLE:
+        flash(_("This venue cannot be changed now."), "warning")
+        return redirect(url_for(".detail", venue_id=venue.id))
     if request.method == "GET":
         values = {f: getattr(venue, f) for f in services.VENUE_FIELDS if f != "opening_hours"}
         values = {k: ("" if v is None else v) for k, v in values.items()}

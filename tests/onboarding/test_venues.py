@@ -305,6 +305,8 @@ def test_submission_freezes_documents_and_new_versions_keep_the_old(signed_in, c
     db.session.rollback()
     blocked = signed_in.post(f"/o/klinik-sehat/venues/{venue_id}/edit", data=VENUE_FORM)
     assert blocked.status_code == 409
+    assert "waiting for the ministry" in blocked.text
+    assert signed_in.get(f"/o/klinik-sehat/venues/{venue_id}/edit").status_code == 302
     # A submitted document can never be deleted.
     permit = next(d for d in _documents(tenant.id) if d.kind == DocumentKind.PERMIT_LETTER)
     with tenant_context(tenant.id):
