@@ -45,6 +45,8 @@ from tenants.campaigns.models import CampaignVenue
 from tenants.campaigns.models import Slot
 from tenants.campaigns.models import WalkInDay
 from tenants.stock.locks import begin_ledger
+from tenants.stock.locks import lock_timeout_column
+from tenants.stock.locks import mark_ledger_begun
 from tenants.stock.models import Stock
 
 _ACTIVE = tuple(s.value for s in (BookingStatus.BOOKED, BookingStatus.ARRIVED))
@@ -54,7 +56,12 @@ _ACTIVE = tuple(s.value for s in (BookingStatus.BOOKED, BookingStatus.ARRIVED))
 
 
 def check_campaign_open(
-    campaign: Campaign, dose_number: int, now: dt.datetime, *, window: bool = True
+    campaign: Campaign,
+    dose_number: int,
+    now: dt.datetime,
+    *,
+    window: bool = True,
+    tenant_status: TenantStatus | None = None,
 ) -> None:
     """Raise ``not_open`` unless the campaign takes bookings for this dose now."""
     if campaign.status != CampaignStatus.PUBLISHED:
@@ -67,14 +74,18 @@ def check_campaign_open(
         raise BookingError(
             f"This campaign does not offer dose {dose_number}.", code="dose_not_offered"
         )
-    tenant = db.session.get(Tenant, campaign.tenant_id)
-    if tenant.status != TenantStatus.ACTIVE:
+    if tenant_status is None:
+        tenant_status = db.session.scalar(
+            sa.select(Tenant.status).where(Tenant.id == campaign.tenant_id)
+        )
+    if tenant_status != TenantStatus.ACTIVE:
         raise BookingError("This organiser is not taking bookings now.", code="not_open")
 
 
-def check_age(campaign: Campaign, person: Person, on: dt.date) -> None:
-    """Raise ``age_limit`` if the person is outside the campaign's age limits on ``on``."""
-    born = person.date_of_birth
+def check_age(campaign: Campaign, person: Person | dt.date, on: dt.date) -> None:
+    """Raise ``age_limit`` if the person (or a birth date) is outside the campaign's age
+    limits on ``on``."""
+    born = person if isinstance(person, dt.date) else person.date_of_birth
     age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
     if campaign.min_age_years is not None and age < campaign.min_age_years:
         raise BookingError(
@@ -105,6 +116,56 @@ def check_not_booked(campaign: Campaign, person_id: uuid.UUID, dose_number: int)
     ).first()
     if existing is not None:
         raise duplicate_error(dose_number, existing.status, existing.starts_at)
+
+
+def _booking_checks(campaign: Campaign, person_id: uuid.UUID, dose_number: int):
+    tid = tenant_id()
+    existing = (
+        sa.select(Booking.status, Slot.starts_at)
+        .outerjoin(Slot, sa.and_(Slot.tenant_id == Booking.tenant_id, Slot.id == Booking.slot_id))
+        .where(
+            Booking.tenant_id == tid,
+            Booking.campaign_id == campaign.id,
+            Booking.person_id == person_id,
+            Booking.dose_number == dose_number,
+            Booking.status.in_(
+                [BookingStatus.BOOKED, BookingStatus.ARRIVED, BookingStatus.VACCINATED]
+            ),
+        )
+        .limit(1)
+    )
+    columns = [
+        Tenant.status.label("tenant_status"),
+        Person.date_of_birth,
+        existing.with_only_columns(Booking.status).scalar_subquery().label("existing_status"),
+        existing.with_only_columns(Slot.starts_at).scalar_subquery().label("existing_starts_at"),
+    ]
+    timeout = lock_timeout_column()
+    if timeout is not None:
+        columns.append(timeout)
+    row = db.session.execute(
+        sa.select(*columns)
+        .join(Tenant, Tenant.id == Person.tenant_id)
+        .where(Person.tenant_id == tid, Person.id == person_id)
+    ).first()
+    mark_ledger_begun()
+    if row is None:
+        return None
+    status = row.existing_status
+    return _Checks(
+        TenantStatus(row.tenant_status),
+        row.date_of_birth,
+        BookingStatus(status) if status is not None else None,
+        row.existing_starts_at,
+    )
+
+
+@dataclass(frozen=True)
+class _Checks:
+    tenant_status: TenantStatus
+    date_of_birth: dt.date
+    existing_status: BookingStatus | None
+    existing_starts_at: dt.datetime | None
 
 
 def duplicate_error(
@@ -176,13 +237,15 @@ def book_slot(
     ``not_open``, ``age_limit``. Sends ``booking_created`` after the flush.
     """
     now = now or utcnow()
-    check_campaign_open(campaign, dose_number, now)
-    person = db.session.get(Person, (tenant_id(), person_id))
-    if person is None:
+    # One read for every check (tenant active, the person's age, an active booking for
+    # this dose) that also sets the lock timeout on PostgreSQL; then the two updates.
+    checks = _booking_checks(campaign, person_id, dose_number)
+    if checks is None:
         raise BookingError("Unknown person.", code="invalid")
-    check_age(campaign, person, now.date())
-    check_not_booked(campaign, person_id, dose_number)
-    begin_ledger()
+    check_campaign_open(campaign, dose_number, now, tenant_status=checks.tenant_status)
+    check_age(campaign, checks.date_of_birth, now.date())
+    if checks.existing_status is not None:
+        raise duplicate_error(dose_number, checks.existing_status, checks.existing_starts_at)
     seat = take_seat(slot_id, Slot.campaign_id == campaign.id, Slot.starts_at > now)
     if seat is None:
         raise _diagnose_slot(campaign, slot_id, now)

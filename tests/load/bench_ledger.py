@@ -1,0 +1,316 @@
+"""Benchmark of the booking ledger's service layer on PostgreSQL (not run by `make test`).
+
+Several processes (each its own app, session and connection, as the app role under
+row-level security) call ``run_in_transaction(book_slot(...))`` concurrently:
+
+* hot:  every booking into ONE slot (the worst case: one row lock for everyone);
+* wide: bookings spread over 100 slots of the same venue (the stock row is still shared).
+
+Capacity is 90% of the attempts, so the last tenth must be refused: the oversell check
+verifies exactly ``capacity`` bookings, ``slot.booked`` and ``stock.promised`` equal to
+the rows, and a clean recount.
+
+    .venv/bin/python tests/load/bench_ledger.py                    # 1, 4 and 16 processes
+    .venv/bin/python tests/load/bench_ledger.py --procs 8 --attempts 4000
+
+Needs PostgreSQL (TEST_DATABASE_URL, default postgresql://root@127.0.0.1:5432/test, a
+superuser that may create a scratch database, dropped at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
+APP_LOGIN = "sentra_bench_app"
+NOW = dt.datetime(2030, 1, 6, 12, tzinfo=dt.UTC)
+
+
+def _psycopg(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _config(url: str, owner_url: str) -> dict:
+    tmp = Path(tempfile.gettempdir()) / "sentra-bench"
+    return {
+        "SENTRA_ENV": "development",
+        "SECRET_KEY": "bench-secret-key-long-enough-for-anything-at-all",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "MIGRATION_DATABASE_URL": owner_url,
+        "REDIS_URL": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "MAIL_URL": f"file://{tmp / 'outbox'}",
+        "STORAGE_URL": f"file://{tmp / 'files'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0},
+    }
+
+
+def create_database() -> tuple[str, str, str]:
+    import psycopg
+
+    name = f"sentra_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    owner_url = _psycopg(f"{base}/{name}")
+    os.environ.setdefault("SENTRA_INSTANCE_PATH", str(Path(tempfile.gettempdir()) / "sentra-bench"))
+    from flask_migrate import upgrade
+
+    from core.app import create_app
+
+    app = create_app(_config(owner_url, owner_url))
+    with app.app_context():
+        upgrade()
+    with psycopg.connect(f"{base}/{name}", autocommit=True) as conn:
+        conn.execute(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_LOGIN}') "
+            f"THEN CREATE ROLE {APP_LOGIN} LOGIN NOBYPASSRLS IN ROLE sentra_app; END IF; END $$"
+        )
+    host = base.split("://", 1)[1].split("@", 1)[1]
+    return name, owner_url, _psycopg(f"postgresql://{APP_LOGIN}@{host}/{name}")
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed(app_url: str, owner_url: str, attempts: int, slots: int) -> dict:
+    """A tenant, one venue, ``slots`` slots sharing 90% of ``attempts`` seats, enough
+    doses, and one person per attempt."""
+    import sqlalchemy as sa
+
+    from core.app import create_app
+    from core.extensions import db
+    from core.models import Tenant
+    from core.models import TenantKind
+    from core.models import TenantStatus
+    from core.tenancy import tenant_context
+    from onboarding.venues.models import Venue
+    from onboarding.venues.models import VenueStatus
+    from tenants.booking.models import Person
+    from tenants.campaigns.models import Audience
+    from tenants.campaigns.models import Slot
+    from tenants.campaigns.services import create_campaign
+    from tenants.campaigns.services import publish_campaign
+    from tenants.stock.services import create_product
+    from tenants.stock.services import receive_lot
+
+    app = create_app(_config(app_url, owner_url))
+    capacity = attempts * 9 // 10
+    with app.app_context():
+        tenant = Tenant(
+            slug=f"bench-{uuid.uuid4().hex[:6]}",
+            name="Bench",
+            kind=TenantKind.CLINIC,
+            status=TenantStatus.ACTIVE,
+        )
+        db.session.add(tenant)
+        db.session.commit()
+        with tenant_context(tenant):
+            venue = Venue(
+                name="Bench venue",
+                address="-",
+                province="-",
+                city="-",
+                status=VenueStatus.APPROVED,
+                opening_hours={},
+            )
+            db.session.add(venue)
+            db.session.flush()
+            product = create_product("Bench vaccine", "-", doses_in_series=1, intervals=[])
+            receive_lot(
+                venue.id,
+                product.id,
+                "B1",
+                dt.date(2031, 1, 1),
+                doses=attempts * 2,
+                today=dt.date(2029, 1, 1),
+            )
+            campaign = create_campaign(
+                name="Bench",
+                slug="bench",
+                audience=Audience.PUBLIC,
+                product_id=product.id,
+                starts_on=dt.date(2030, 1, 7),
+                ends_on=dt.date(2030, 1, 31),
+                venue_ids=[venue.id],
+                doses_offered=[1],
+            )
+            start = dt.datetime(2030, 1, 7, 1, tzinfo=dt.UTC)
+            per_slot = [
+                capacity // slots + (1 if i < capacity % slots else 0) for i in range(slots)
+            ]
+            slot_ids = []
+            for i in range(slots):
+                slot = Slot(
+                    campaign_id=campaign.id,
+                    venue_id=venue.id,
+                    starts_at=start + dt.timedelta(minutes=15 * i),
+                    ends_at=start + dt.timedelta(minutes=15 * i + 15),
+                    capacity=per_slot[i],
+                    booked=0,
+                )
+                db.session.add(slot)
+                db.session.flush()
+                slot_ids.append(slot.id)
+            publish_campaign(campaign)
+            person_ids = [uuid.uuid4() for _ in range(attempts)]
+            db.session.execute(
+                sa.insert(Person),
+                [
+                    {
+                        "tenant_id": tenant.id,
+                        "id": pid,
+                        "full_name": f"Person {i}",
+                        "date_of_birth": dt.date(1990, 1, 1),
+                    }
+                    for i, pid in enumerate(person_ids)
+                ],
+            )
+            db.session.commit()
+            return {
+                "tenant_id": tenant.id,
+                "campaign_id": campaign.id,
+                "venue_id": venue.id,
+                "product_id": product.id,
+                "slot_ids": slot_ids,
+                "person_ids": person_ids,
+                "capacity": capacity,
+            }
+
+
+def worker(app_url, owner_url, world, person_ids, barrier, results):
+    from core.app import create_app
+    from core.errors import DomainError
+    from core.extensions import db
+    from core.tenancy import tenant_context
+    from tenants.booking.services import book_slot
+    from tenants.booking.transaction import run_in_transaction
+    from tenants.campaigns.models import Campaign
+
+    app = create_app(_config(app_url, owner_url))
+    slots = world["slot_ids"]
+    key = (world["tenant_id"], world["campaign_id"])
+    latencies, codes = [], {}
+    with app.app_context():
+        db.session.execute(db.text("SELECT 1"))  # connect before the clock starts
+        db.session.rollback()
+        barrier.wait()
+        with tenant_context(world["tenant_id"]):
+            for j, person_id in person_ids:
+                slot_id = slots[j % len(slots)]
+                t0 = time.perf_counter()
+                try:
+                    run_in_transaction(
+                        lambda s=slot_id, p=person_id: book_slot(
+                            db.session.get(Campaign, key), s, p, now=NOW
+                        )
+                    )
+                    code = "ok"
+                except DomainError as exc:
+                    code = exc.code
+                latencies.append(time.perf_counter() - t0)
+                codes[code] = codes.get(code, 0) + 1
+    results.put((latencies, codes))
+
+
+def check(app_url, owner_url, world) -> str:
+    import sqlalchemy as sa
+
+    from core.app import create_app
+    from core.extensions import db
+    from core.tenancy import tenant_context
+    from tenants.booking.models import Booking
+    from tenants.booking.recount import recount_stock
+    from tenants.campaigns.models import Slot
+    from tenants.stock.models import Stock
+
+    app = create_app(_config(app_url, owner_url))
+    with app.app_context(), tenant_context(world["tenant_id"]):
+        bookings = db.session.scalar(sa.select(sa.func.count()).select_from(Booking))
+        booked = db.session.scalar(sa.select(sa.func.sum(Slot.booked)))
+        over = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Slot).where(Slot.booked > Slot.capacity)
+        )
+        promised = db.session.scalar(sa.select(Stock.promised))
+        drifts = recount_stock()
+    ok = bookings == booked == promised == world["capacity"] and not over and not drifts
+    verdict = "OK" if ok else "FAILED"
+    return (
+        f"oversell check {verdict}: {bookings} bookings for {world['capacity']} seats "
+        f"(slot.booked {booked}, stock.promised {promised}, slots over capacity {over}, "
+        f"recount drift {len(drifts)})"
+    )
+
+
+def run(scenario: str, slots: int, procs: int, attempts: int, keep: bool) -> bool:
+    name, owner_url, app_url = create_database()
+    try:
+        world = seed(app_url, owner_url, attempts, slots)
+        ctx = mp.get_context("spawn")
+        barrier, results = ctx.Barrier(procs + 1), ctx.Queue()
+        # attempt j goes to slot j % slots, so every slot gets the same number of tries
+        numbered = list(enumerate(world["person_ids"]))
+        chunks = [numbered[i::procs] for i in range(procs)]
+        workers = [
+            ctx.Process(target=worker, args=(app_url, owner_url, world, chunk, barrier, results))
+            for chunk in chunks
+        ]
+        for w in workers:
+            w.start()
+        barrier.wait()
+        started = time.perf_counter()
+        collected = [results.get(timeout=600) for _ in workers]
+        elapsed = time.perf_counter() - started
+        for w in workers:
+            w.join()
+        latencies = sorted(lat for lats, _ in collected for lat in lats)
+        codes: dict = {}
+        for _, c in collected:
+            for k, v in c.items():
+                codes[k] = codes.get(k, 0) + v
+        p50 = statistics.median(latencies) * 1000
+        p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+        print(
+            f"{scenario:4} slots={slots:<3} procs={procs:<3} attempts={len(latencies):<5} "
+            f"{len(latencies) / elapsed:7.0f} req/s  {codes.get('ok', 0) / elapsed:7.0f} "
+            f"bookings/s  p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  outcomes {codes}"
+        )
+        verdict = check(app_url, owner_url, world)
+        print(f"     {verdict}")
+        return verdict.startswith("oversell check OK")
+    finally:
+        if not keep:
+            drop_database(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--procs", type=int, nargs="*", default=[1, 4, 16])
+    parser.add_argument("--attempts", type=int, default=2000)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    args = parser.parse_args()
+    ok = True
+    for procs in args.procs:
+        for scenario, slots in (("hot", 1), ("wide", 100)):
+            ok &= run(scenario, slots, procs, args.attempts, args.keep)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
