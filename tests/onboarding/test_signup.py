@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pytest
 import sqlalchemy as sa
 
@@ -44,6 +46,35 @@ def test_anonymous_visitor_is_sent_to_user_sign_up_or_sign_in_and_back(client):
     response = client.post("/signup/organisation", data=FORM)
     assert response.status_code == 302 and "/sign-in" in response.location
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Tenant)) == 0
+
+
+def test_a_new_visitor_signs_up_verifies_signs_in_and_comes_back(app, client):
+    """The whole way in, through auth's real pages: the ``next`` survives every step."""
+    from tests.fixtures import PASSWORD
+    from tests.onboarding.helpers import link_path
+    from tests.onboarding.helpers import sent_mail
+
+    page = client.get("/signup/organisation").get_data(as_text=True)
+    assert "/sign-up?next=/signup/organisation" in page.replace("%2F", "/")
+    response = client.post(
+        "/sign-up?next=%2Fsignup%2Forganisation",
+        data={"name": "Dr. Sari", "email": "sari@klinik.test", "password": PASSWORD},
+    )
+    assert response.status_code == 302
+    verify = link_path(sent_mail(app, "sari@klinik.test")[-1], "/verify-email/")
+    response = client.get(verify)
+    assert response.status_code == 302 and "/sign-in" in response.location
+    response = client.post(
+        response.location, data={"email": "sari@klinik.test", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert urlparse(response.location).path == "/signup/organisation"
+    response = client.post("/signup/organisation", data=FORM)
+    assert response.status_code == 302 and response.location.endswith("/o/klinik-sehat/")
+    page = client.get("/o/klinik-sehat/").get_data(as_text=True)
+    # Verified on the way: the checklist's first step is done, the next one is not.
+    assert 'class="step step-done" data-step="verify_email"' in page
+    assert 'class="step " data-step="add_venue"' in page
 
 
 def test_signed_in_user_creates_a_pending_tenant_and_becomes_owner(app, client, create_user, login):
