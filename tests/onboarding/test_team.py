@@ -12,6 +12,7 @@ from core.extensions import db
 from core.models import AuditEntry
 from core.models import Membership
 from core.models import Role
+from core.models import User
 from core.tenancy import Scope
 from core.tenancy import cross_tenant
 from core.tenancy import tenant_context
@@ -404,3 +405,32 @@ def test_invitations_are_capped_per_tenant(limited, app, client, team, login):
     )
     assert response.status_code == 429
     assert sent_mail(app, "n3@example.test") == []
+
+
+def test_invitee_without_account_signs_up_on_the_way_and_joins(app, client, team, login):
+    """Through auth's real pages: invitation link → sign-up → verify → sign-in → accept."""
+    from urllib.parse import urlparse
+
+    from tests.fixtures import PASSWORD
+
+    tenant, members = team
+    login(client, members[Role.OWNER])
+    client.post("/o/acme/team/invitations", data={"email": "budi@example.test", "role": "checkin"})
+    path = link_path(sent_mail(app, "budi@example.test")[-1], "/invitations/")
+    client.post("/sign-out")
+    page = client.get(path).get_data(as_text=True).replace("%2F", "/")
+    assert f"/sign-up?next={path}" in page
+    response = client.post(
+        f"/sign-up?next={path}",
+        data={"name": "Budi", "email": "budi@example.test", "password": PASSWORD},
+    )
+    assert response.status_code == 302
+    verify = link_path(sent_mail(app, "budi@example.test")[-1], "/verify-email/")
+    response = client.get(verify)
+    response = client.post(
+        response.location, data={"email": "budi@example.test", "password": PASSWORD}
+    )
+    assert urlparse(response.location).path == path
+    assert client.post(path).location.endswith("/o/acme/")
+    budi = db.session.scalar(sa.select(User).where(User.email == "budi@example.test"))
+    assert db.session.get(Membership, (tenant.id, budi.id)).role == Role.CHECKIN
