@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -330,6 +332,53 @@ def test_scheduler_once_runs_due_jobs_in_process(app, runner, monkeypatch):
     assert "periodic-outbox-sweep-" in result.output
     assert "periodic-minutely-" in result.output and ": ran" in result.output
     assert sample_jobs.calls == [{"kwargs": {}, "tenant_id": None, "scope": "system"}]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_scheduler_process_ticks_and_stops_on_sigterm(app, app_config, tmp_path):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SENTRA_", "DATABASE_"))},
+        "SENTRA_ENV": "testing",
+        "SENTRA_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
+        "MAIL_URL": app_config["MAIL_URL"],
+        "LOG_LEVEL": "INFO",
+    }
+    flask = Path(sys.executable).with_name("flask")
+    with subprocess.Popen(
+        [str(flask), "--app", "wsgi", "sentra", "scheduler"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True)
+        reader.start()
+        try:
+            assert "Scheduler running in-process" in proc.stdout.readline()
+            # The first tick runs at once: its log line says the outbox sweep ran.
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+                except queue.Empty:
+                    pytest.fail("the scheduler logged no tick within a minute")
+                if '"periodic job"' in line:
+                    assert '"outcome": "ran"' in line and "periodic-outbox-sweep-" in line
+                    break
+            proc.terminate()
+            out = proc.stdout.read()
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            reader.join(timeout=10)
+    assert proc.returncode == 0
+    assert "Scheduler stopped." in out
 
 
 def test_register_periodic(monkeypatch):
