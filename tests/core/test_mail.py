@@ -13,6 +13,7 @@ import smtplib
 import socket
 import threading
 import time
+import uuid
 from email import policy
 from pathlib import Path
 
@@ -37,6 +38,12 @@ from core.tenancy import cross_tenant
 from core.tenancy import tenant_context
 
 mail_templates = Blueprint("mail_test_templates", __name__, template_folder="templates")
+
+
+@mail_templates.route("/test-mail/send", methods=["POST"])
+def send_hello_view():
+    """A view that sends mail, as a sign-up does: the app commits at the edge."""
+    return {"outbox_id": str(hello().id)}
 
 
 class Inbox:
@@ -281,13 +288,14 @@ def test_gives_up_after_the_last_attempt(mail_app, smtp, monkeypatch):
     assert sweep() == 0
 
 
-def test_redis_down_at_send_time_then_the_sweeper_catches_up(mail_app, smtp, caplog):
+def test_redis_down_at_send_time_then_the_sweeper_catches_up(mail_app, client, smtp, caplog):
     smtp.start()
     mail_app.config.update(MAIL_URL=smtp.url, REDIS_URL="redis://127.0.0.1:1/0")
     with caplog.at_level(logging.ERROR, logger="core.jobs"):
-        outbox_id = hello().id
-        db.session.commit()  # the commit stands; the enqueue failed and was logged
-    assert "Redis unavailable" in caplog.text
+        response = client.post("/test-mail/send")
+    assert response.status_code == 200  # the request succeeds and its commit stands
+    outbox_id = uuid.UUID(response.json["outbox_id"])
+    assert "Redis unavailable" in caplog.text  # the enqueue failed and was logged
     assert fresh_row(outbox_id).status == OutboxStatus.PENDING
     db.session.commit()
     assert smtp.inbox.received == []
