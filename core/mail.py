@@ -6,6 +6,11 @@ pushing its ``due_at`` forward (a lease) in its own committed transaction, sends
 then marks it sent; a second copy of the job finds nothing to claim. If Redis or
 SMTP is down, the message waits and :func:`sweep_outbox` re-enqueues it.
 
+That is exactly once for every failure but one: a worker that dies after the SMTP
+server accepted the message and before the row says so sends it again once the lease
+ends. The Message-ID (the outbox id) and Date are the same on every attempt, so the
+receiving side can recognise the copy.
+
 Backends: ``file://dir`` writes ``.eml`` files (the embedded default, a link is
 logged so a developer can click it) and ``smtp://host:port`` / ``smtps://`` sends.
 """
