@@ -43,6 +43,7 @@ BLUEPRINTS = [
     "onboarding.admin.views:bp",
     "onboarding.venues.views:bp",
     "onboarding.review.views:bp",
+    "tenants.stock.views:bp",
 ]
 
 #: Modules whose import registers models, signal receivers and CLI commands.

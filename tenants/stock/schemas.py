@@ -19,10 +19,10 @@ _REQUIRED = {"required": _l("This field is required."), "null": _l("This field i
 
 
 def _int(minimum: int, maximum: int, message, *, required: bool = True) -> fields.Integer:
+    optional = {} if required else {"load_default": None, "allow_none": True}
     return fields.Integer(
         required=required,
-        load_default=None,
-        allow_none=not required,
+        **optional,
         strict=False,
         validate=validate.Range(min=minimum, max=maximum, error=message),
         error_messages={**_REQUIRED, "invalid": _l("Write a whole number.")},
@@ -66,7 +66,7 @@ class ReceiveLotSchema(_FormSchema):
     doses = _int(1, 1_000_000, _l("Give from 1 to 1,000,000 doses."), required=False)
     vials = _int(1, 100_000, _l("Give from 1 to 100,000 vials."), required=False)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _doses_or_vials(self, data, **kwargs):
         if data.get("doses") is None and data.get("vials") is None:
             raise ValidationError(str(_l("Give the number of doses or of vials.")), "doses")
@@ -106,7 +106,7 @@ class WasteSchema(_FormSchema):
         load_default=None, validate=validate.Length(max=500, error=_l("At most 500 characters."))
     )
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _note_for_other(self, data, **kwargs):
         if data.get("reason") == "other" and not data.get("note"):
             raise ValidationError(str(_l("Say what happened to the doses.")), "note")
@@ -131,17 +131,18 @@ class ProductSchema(_FormSchema):
     max_age_years = _int(0, 130, _l("Give an age from 0 to 130."), required=False)
     interval_days = _int(0, 3650, _l("Give from 0 to 3650 days."), required=False)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _checks(self, data, **kwargs):
+        errors = {}
         low, high = data.get("min_age_years"), data.get("max_age_years")
         if low is not None and high is not None and low > high:
-            raise ValidationError(
-                str(_l("The maximum age must not be below the minimum age.")), "max_age_years"
-            )
-        if data.get("doses_in_series", 1) > 1 and data.get("interval_days") is None:
-            raise ValidationError(
-                str(_l("Give the days between doses of the series.")), "interval_days"
-            )
+            errors["max_age_years"] = [
+                str(_l("The maximum age must not be below the minimum age."))
+            ]
+        if (data.get("doses_in_series") or 1) > 1 and data.get("interval_days") is None:
+            errors["interval_days"] = [str(_l("Give the days between doses of the series."))]
+        if errors:
+            raise ValidationError(errors)
 
 
 def load_form(schema: Schema, form) -> tuple[dict, dict]:

@@ -64,7 +64,7 @@ def _movement_labels() -> dict:
     }
 
 
-@bp.route("/")
+@bp.route("")
 @require_role(Role.CHECKIN)
 def index():
     """On hand, promised and free doses per venue and product; lots by expiry."""

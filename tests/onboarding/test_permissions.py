@@ -277,6 +277,21 @@ def _mismatched_review_document(w: World) -> dict:
     return {"tenant_id": w.alpha.id, "document_id": w.documents["beta"]}
 
 
+def _lot(w: World, slug: str = "alpha") -> dict:
+    """A lot with doses at the tenant's venue (made once per world: empty POSTs change nothing)."""
+    lots = w.__dict__.setdefault("_lots", {})
+    if slug not in lots:
+        from tenants.stock.services import create_product
+        from tenants.stock.services import receive_lot
+
+        with tenant_context(w._tenant(slug)):
+            product = create_product("Matrix vaccine", "Test", doses_per_vial=1)
+            expiry = dt.date.today() + dt.timedelta(days=365)
+            lots[slug] = receive_lot(w.venues[slug], product.id, "M-1", expiry, doses=5).id
+            db.session.commit()
+    return {"lot_id": lots[slug]}
+
+
 #: endpoint → Case. Every helper that adds routes adds their lines here.
 ROUTES: dict[str, Case] = {
     # core
@@ -406,6 +421,14 @@ ROUTES: dict[str, Case] = {
     "admin.resend_reviewer_setup": Case(
         platform(PlatformRole.PLATFORM_ADMIN), lambda w: {"user_id": w.fresh_reviewer().id}
     ),
+    # tenants: stock (check-in staff look, coordinators change)
+    "stock.index": Case(member(Role.CHECKIN)),
+    "stock.receive": Case(member(Role.COORDINATOR)),
+    "stock.lot": Case(member(Role.CHECKIN), _lot, foreign=lambda w: _lot(w, "beta")),
+    "stock.transfer": Case(member(Role.COORDINATOR), _lot, foreign=lambda w: _lot(w, "beta")),
+    "stock.waste": Case(member(Role.COORDINATOR), _lot, foreign=lambda w: _lot(w, "beta")),
+    "stock.products": Case(member(Role.CHECKIN)),
+    "stock.add_product": Case(member(Role.COORDINATOR)),
     # tenants: API keys, billing
     "api_keys.index": Case(member(Role.ADMIN)),
     "api_keys.revoke": Case(
