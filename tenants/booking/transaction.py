@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from core.extensions import db
 from tenants.booking.services.common import BookingError
+from tenants.stock.i18n import _
 from tenants.stock.locks import is_retryable
 
 T = TypeVar("T")
@@ -49,7 +50,7 @@ def run_in_transaction(
                 raise
             if attempt == attempts:
                 raise BookingError(
-                    "Many people are booking right now; please try again in a moment.",
+                    _("Many people are booking right now; please try again in a moment."),
                     code="busy",
                     status=503,
                 ) from exc

@@ -26,6 +26,7 @@ from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
 from tenants.campaigns.models import CampaignVenue
 from tenants.campaigns.models import Slot
+from tenants.stock.i18n import _
 from tenants.stock.locks import begin_ledger
 from tenants.stock.services import get_product
 
@@ -40,17 +41,20 @@ class CampaignError(DomainError):
 def _tenant_id() -> uuid.UUID:
     tenant_id = current_tenant_id()
     if tenant_id is None:
-        raise RuntimeError("campaign services run inside tenant_context()")
+        raise RuntimeError(_("campaign services run inside tenant_context()"))
     return tenant_id
 
 
 def _approved_venue(venue_id: uuid.UUID) -> Venue:
     venue = db.session.get(Venue, (_tenant_id(), venue_id))
     if venue is None:
-        raise CampaignError("This venue does not exist.", code="unknown_venue")
+        raise CampaignError(_("This venue does not exist."), code="unknown_venue")
     if venue.status != VenueStatus.APPROVED:
         raise CampaignError(
-            f"The venue {venue.name} is not approved yet; campaigns run at approved venues only.",
+            _(
+                "The venue %(name)s is not approved yet; campaigns run at approved venues only.",
+                name=venue.name,
+            ),
             code="venue_not_approved",
         )
     return venue
@@ -78,18 +82,21 @@ def create_campaign(
     product = get_product(product_id)
     slug = slug.strip().lower()
     if not slug or not all(c.isalnum() or c == "-" for c in slug):
-        raise CampaignError("Use letters, digits and dashes for the address.", code="invalid")
+        raise CampaignError(_("Use letters, digits and dashes for the address."), code="invalid")
     if ends_on < starts_on:
-        raise CampaignError("The campaign ends before it starts.", code="invalid")
+        raise CampaignError(_("The campaign ends before it starts."), code="invalid")
     doses = sorted({int(d) for d in doses_offered})
     last = product.doses_in_series + (1 if product.booster else 0)
     if not doses or doses[0] < 1 or doses[-1] > last:
-        raise CampaignError(f"{product.name} is given as doses 1 to {last}.", code="invalid_doses")
+        raise CampaignError(
+            _("%(name)s is given as doses 1 to %(last)s.", name=product.name, last=last),
+            code="invalid_doses",
+        )
     if not venue_ids:
-        raise CampaignError("Choose at least one venue.", code="invalid")
+        raise CampaignError(_("Choose at least one venue."), code="invalid")
     venues = [_approved_venue(v) for v in dict.fromkeys(venue_ids)]
     if db.session.scalar(sa.select(Campaign.id).where(Campaign.slug == slug)):
-        raise CampaignError("Another campaign uses this address already.", code="slug_taken")
+        raise CampaignError(_("Another campaign uses this address already."), code="slug_taken")
     campaign = Campaign(
         name=name.strip(),
         slug=slug,
@@ -181,7 +188,7 @@ def set_slot_capacity(slot_id: uuid.UUID, capacity: int, *, actor: User | None =
     """Change a slot's seats; never below the seats already booked (checked in the
     same statement that writes, so a booking racing in cannot be squeezed out)."""
     if capacity < 0:
-        raise CampaignError("Capacity cannot be negative.", code="invalid")
+        raise CampaignError(_("Capacity cannot be negative."), code="invalid")
     begin_ledger()
     row = db.session.execute(
         sa.update(Slot)
@@ -192,12 +199,15 @@ def set_slot_capacity(slot_id: uuid.UUID, capacity: int, *, actor: User | None =
     ).first()
     slot = db.session.get(Slot, (_tenant_id(), slot_id))
     if slot is None:
-        raise CampaignError("This slot does not exist.", code="unknown_slot")
+        raise CampaignError(_("This slot does not exist."), code="unknown_slot")
     db.session.refresh(slot)
     if row is None:
         raise CampaignError(
-            f"{slot.booked} people are booked in this slot; cancel or move bookings "
-            "before lowering its seats below that.",
+            _(
+                "%(n)s people are booked in this slot; cancel or move bookings before "
+                "lowering its seats below that.",
+                n=slot.booked,
+            ),
             code="below_booked",
         )
     log_action(slot, "campaigns.slot.capacity_set", actor, {"capacity": capacity})
@@ -207,17 +217,19 @@ def set_slot_capacity(slot_id: uuid.UUID, capacity: int, *, actor: User | None =
 def publish_campaign(campaign: Campaign, *, actor: User | None = None) -> Campaign:
     """draft → published: the tenant must be active and every venue approved."""
     if campaign.status != CampaignStatus.DRAFT:
-        raise CampaignError("Only a draft campaign can be published.", code="not_draft")
+        raise CampaignError(_("Only a draft campaign can be published."), code="not_draft")
     tenant = db.session.get(Tenant, campaign.tenant_id)
     if tenant.status != TenantStatus.ACTIVE:
         raise CampaignError(
-            "Your organisation is not active yet; campaigns can be published once a "
-            "venue is approved.",
+            _(
+                "Your organisation is not active yet; campaigns can be published once a "
+                "venue is approved."
+            ),
             code="tenant_not_active",
         )
     venue_ids = campaign_venue_ids(campaign)
     if not venue_ids:
-        raise CampaignError("Add at least one venue.", code="no_venues")
+        raise CampaignError(_("Add at least one venue."), code="no_venues")
     for vid in venue_ids:
         _approved_venue(vid)
     campaign.status = CampaignStatus.PUBLISHED
@@ -230,7 +242,7 @@ def publish_campaign(campaign: Campaign, *, actor: User | None = None) -> Campai
 def close_campaign(campaign: Campaign, *, actor: User | None = None) -> Campaign:
     """published → closed: no new bookings; existing bookings stay valid."""
     if campaign.status != CampaignStatus.PUBLISHED:
-        raise CampaignError("Only a published campaign can be closed.", code="not_published")
+        raise CampaignError(_("Only a published campaign can be closed."), code="not_published")
     campaign.status = CampaignStatus.CLOSED
     campaign.closed_at = utcnow()
     log_action(campaign, "campaigns.campaign.closed", actor)

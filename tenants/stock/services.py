@@ -26,6 +26,7 @@ from core.ids import uuid7
 from core.models import User
 from core.tenancy import current_tenant_id
 from onboarding.venues.models import Venue
+from tenants.stock.i18n import _
 from tenants.stock.locks import begin_ledger
 from tenants.stock.models import IntervalRule
 from tenants.stock.models import Lot
@@ -47,7 +48,7 @@ class StockError(DomainError):
 def _tenant_id() -> uuid.UUID:
     tenant_id = current_tenant_id()
     if tenant_id is None:
-        raise RuntimeError("stock services run inside tenant_context()")
+        raise RuntimeError(_("stock services run inside tenant_context()"))
     return tenant_id
 
 
@@ -62,7 +63,7 @@ def get_product(product_id: uuid.UUID) -> Product:
     """A product visible to this tenant, or NotFound (same answer on both databases)."""
     product = db.session.scalar(visible_products().where(Product.id == product_id))
     if product is None:
-        raise StockError("This vaccine is not in your catalogue.", code="unknown_product")
+        raise StockError(_("This vaccine is not in your catalogue."), code="unknown_product")
     return product
 
 
@@ -151,7 +152,7 @@ def ensure_stock(venue_id: uuid.UUID, product_id: uuid.UUID) -> uuid.UUID:
 def _venue(venue_id: uuid.UUID) -> Venue:
     venue = db.session.get(Venue, (_tenant_id(), venue_id))
     if venue is None:
-        raise StockError("This venue does not exist.", code="unknown_venue")
+        raise StockError(_("This venue does not exist."), code="unknown_venue")
     return venue
 
 
@@ -208,14 +209,14 @@ def receive_lot(
     venue = _venue(venue_id)
     product = get_product(product_id)
     if (doses is None) == (vials is None):
-        raise StockError("Give either doses or vials.", code="invalid")
+        raise StockError(_("Give either doses or vials."), code="invalid")
     count = doses if doses is not None else vials * product.doses_per_vial
     if count <= 0:
-        raise StockError("A lot must hold at least one dose.", code="invalid")
+        raise StockError(_("A lot must hold at least one dose."), code="invalid")
     if not batch_number.strip():
-        raise StockError("Give the batch number printed on the vials.", code="invalid")
+        raise StockError(_("Give the batch number printed on the vials."), code="invalid")
     if expiry_date <= (today or dt.date.today()):
-        raise StockError("This lot has already expired; record it as waste.", code="expired")
+        raise StockError(_("This lot has already expired; record it as waste."), code="expired")
     begin_ledger()
     stock_id = ensure_stock(venue.id, product.id)
     _stock_update(stock_id, on_hand=Stock.on_hand + count)
@@ -237,7 +238,7 @@ def receive_lot(
 def _lot(lot_id: uuid.UUID) -> Lot:
     lot = db.session.get(Lot, (_tenant_id(), lot_id))
     if lot is None:
-        raise StockError("This lot does not exist.", code="unknown_lot")
+        raise StockError(_("This lot does not exist."), code="unknown_lot")
     return lot
 
 
@@ -257,9 +258,9 @@ def transfer_doses(
     lot = _lot(lot_id)
     target = _venue(to_venue_id)
     if doses <= 0:
-        raise StockError("Transfer at least one dose.", code="invalid")
+        raise StockError(_("Transfer at least one dose."), code="invalid")
     if target.id == lot.venue_id:
-        raise StockError("The lot is already at this venue.", code="invalid")
+        raise StockError(_("The lot is already at this venue."), code="invalid")
     begin_ledger()
     source_stock = ensure_stock(lot.venue_id, lot.product_id)
     target_stock = ensure_stock(target.id, lot.product_id)
@@ -272,14 +273,16 @@ def transfer_doses(
             )
             if row is None:
                 raise StockError(
-                    "Those doses are promised to booked people at this venue; only free "
-                    "doses can be transferred.",
+                    _(
+                        "Those doses are promised to booked people at this venue; only free "
+                        "doses can be transferred."
+                    ),
                     code="promised_doses",
                 )
         else:
             _stock_update(stock_id, on_hand=Stock.on_hand + doses)
     if _lot_update(lot.id, Lot.on_hand >= doses, on_hand=Lot.on_hand - doses) is None:
-        raise StockError("This lot does not hold that many doses.", code="lot_short")
+        raise StockError(_("This lot does not hold that many doses."), code="lot_short")
     there = db.session.scalar(
         sa.select(Lot).where(
             Lot.venue_id == target.id,
@@ -318,9 +321,9 @@ def record_waste(
     """
     lot = _lot(lot_id)
     if doses <= 0:
-        raise StockError("Record at least one dose.", code="invalid")
+        raise StockError(_("Record at least one dose."), code="invalid")
     if not reason or not reason.strip():
-        raise StockError("Say why the doses were wasted.", code="invalid")
+        raise StockError(_("Say why the doses were wasted."), code="invalid")
     begin_ledger()
     stock_id = ensure_stock(lot.venue_id, lot.product_id)
     if (
@@ -330,12 +333,14 @@ def record_waste(
         is None
     ):
         raise StockError(
-            "These doses are promised to booked people. Transfer doses in or move "
-            "bookings first, then record the waste.",
+            _(
+                "These doses are promised to booked people. Transfer doses in or move "
+                "bookings first, then record the waste."
+            ),
             code="promised_doses",
         )
     if _lot_update(lot.id, Lot.on_hand >= doses, on_hand=Lot.on_hand - doses) is None:
-        raise StockError("This lot does not hold that many doses.", code="lot_short")
+        raise StockError(_("This lot does not hold that many doses."), code="lot_short")
     movement = StockMovement(
         lot_id=lot.id,
         kind=MovementKind.WASTED,

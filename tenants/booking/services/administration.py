@@ -32,6 +32,7 @@ from tenants.booking.services.ledger import fresh_booking
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
 from tenants.campaigns.models import Slot
+from tenants.stock.i18n import _
 from tenants.stock.locks import begin_ledger
 from tenants.stock.models import Lot
 from tenants.stock.models import MovementKind
@@ -80,17 +81,21 @@ def record_administration(
     now = now or utcnow()
     booking = fresh_booking(booking_id)
     if booking is None or booking.status not in (BookingStatus.BOOKED, BookingStatus.ARRIVED):
-        raise BookingError("This booking is not waiting for a dose.", code="not_active")
+        raise BookingError(_("This booking is not waiting for a dose."), code="not_active")
     lot = db.session.get(Lot, (tenant_id(), lot_id))
     venue = db.session.get(Venue, (tenant_id(), booking.venue_id))
     today = local_day(now, venue.timezone)
     if lot is None or lot.venue_id != booking.venue_id or lot.product_id != booking.product_id:
         raise BookingError(
-            "This lot is not of this booking's vaccine at this venue.", code="lot_unusable"
+            _("This lot is not of this booking's vaccine at this venue."), code="lot_unusable"
         )
     if lot.expiry_date <= today:
         raise BookingError(
-            f"Lot {lot.batch_number} expired on {lot.expiry_date}; do not use it.",
+            _(
+                "Lot %(batch)s expired on %(date)s; do not use it.",
+                batch=lot.batch_number,
+                date=lot.expiry_date.isoformat(),
+            ),
             code="lot_unusable",
         )
     product = db.session.get(Product, booking.product_id)
@@ -99,7 +104,7 @@ def record_administration(
     plan = _plan_next_dose(booking, product, campaign, today)
     begin_ledger()
     if _transition(booking_id, ("booked", "arrived"), BookingStatus.VACCINATED) is None:
-        raise BookingError("This booking is not waiting for a dose.", code="not_active")
+        raise BookingError(_("This booking is not waiting for a dose."), code="not_active")
 
     next_seat = None
     if plan.slot_ids:
@@ -121,7 +126,7 @@ def record_administration(
     if next_seat is None and (
         move_stock(booking.venue_id, booking.product_id, on_hand=-1, promised=-1) is None
     ):  # pragma: no cover - the booking's own promise backs this dose
-        raise BookingError("The stock counters disagree; run the recount.", code="drift")
+        raise BookingError(_("The stock counters disagree; run the recount."), code="drift")
     if (
         db.session.execute(
             sa.update(Lot)
@@ -138,7 +143,7 @@ def record_administration(
         is None
     ):
         raise BookingError(
-            f"Lot {lot.batch_number} has no doses left here; choose another lot.",
+            _("Lot %(batch)s has no doses left here; choose another lot.", batch=lot.batch_number),
             code="lot_unusable",
         )
     administration = Administration(
@@ -234,17 +239,25 @@ def _plan_next_dose(
 
 def _message(note: str | None, plan: _Plan, seat) -> str:
     if note is None and seat is not None:
-        return f"Next dose booked for {seat.starts_at:%Y-%m-%d %H:%M} UTC."
-    return {
-        "series_complete": "The series is complete; no further dose is due.",
-        "no_interval_rule": "No interval rule for the next dose; book it by hand.",
-        "not_offered": "This campaign does not offer the next dose; book it elsewhere.",
-        "already_booked": "The next dose was already booked.",
-        "no_slot": f"No slot with a free seat from {plan.due} at this venue: the next "
-        "dose is NOT booked. Open more slots or book it by hand.",
-        "no_doses": f"No free dose at this venue for the next dose (due {plan.due}): it is "
-        "NOT booked. Receive or transfer stock, then book it by hand.",
-    }.get(note, "")
+        return _("Next dose booked for %(at)s UTC.", at=f"{seat.starts_at:%Y-%m-%d %H:%M}")
+    due = plan.due.isoformat() if plan.due else ""
+    messages = {
+        "series_complete": lambda: _("The series is complete; no further dose is due."),
+        "no_interval_rule": lambda: _("No interval rule for the next dose; book it by hand."),
+        "not_offered": lambda: _("This campaign does not offer the next dose; book it elsewhere."),
+        "already_booked": lambda: _("The next dose was already booked."),
+        "no_slot": lambda: _(
+            "No slot with a free seat from %(due)s at this venue: the next dose is NOT "
+            "booked. Open more slots or book it by hand.",
+            due=due,
+        ),
+        "no_doses": lambda: _(
+            "No free dose at this venue for the next dose (due %(due)s): it is NOT booked. "
+            "Receive or transfer stock, then book it by hand.",
+            due=due,
+        ),
+    }
+    return messages[note]() if note in messages else ""
 
 
 def void_administration(
@@ -262,18 +275,18 @@ def void_administration(
     is still only booked. Returns the booking.
     """
     if not reason or not reason.strip():
-        raise BookingError("Say why the record is voided.", code="invalid")
+        raise BookingError(_("Say why the record is voided."), code="invalid")
     now = now or utcnow()
     administration = db.session.get(
         Administration, (tenant_id(), administration_id), populate_existing=True
     )
     if administration is None or administration.voided_at is not None:
-        raise BookingError("This administration is not active.", code="not_active")
+        raise BookingError(_("This administration is not active."), code="not_active")
     begin_ledger()
     # lock order: bookings (this one, then the follow-up), slot, stock, lot
     row = _transition(administration.booking_id, ("vaccinated",), BookingStatus.ARRIVED)
     if row is None:
-        raise BookingError("This administration is not active.", code="not_active")
+        raise BookingError(_("This administration is not active."), code="not_active")
     voided = db.session.execute(
         sa.update(Administration)
         .where(
@@ -286,7 +299,7 @@ def void_administration(
         .execution_options(**NO_SYNC)
     ).first()
     if voided is None:
-        raise BookingError("This administration is not active.", code="not_active")
+        raise BookingError(_("This administration is not active."), code="not_active")
     follow_ids = db.session.scalars(
         sa.select(Booking.id).where(
             Booking.follows_booking_id == row.id, Booking.status == BookingStatus.BOOKED

@@ -13,6 +13,7 @@ from core.extensions import db
 from core.tenancy import current_tenant_id
 from tenants.campaigns.models import Slot
 from tenants.campaigns.models import WalkInDay
+from tenants.stock.i18n import _
 from tenants.stock.models import Stock
 
 NO_SYNC = {"synchronize_session": False}
@@ -32,7 +33,7 @@ class BookingError(DomainError):
 def tenant_id() -> uuid.UUID:
     tid = current_tenant_id()
     if tid is None:
-        raise RuntimeError("ledger services run inside tenant_context()")
+        raise RuntimeError(_("ledger services run inside tenant_context()"))
     return tid
 
 

@@ -44,6 +44,7 @@ from tenants.campaigns.models import CampaignStatus
 from tenants.campaigns.models import CampaignVenue
 from tenants.campaigns.models import Slot
 from tenants.campaigns.models import WalkInDay
+from tenants.stock.i18n import _
 from tenants.stock.locks import begin_ledger
 from tenants.stock.locks import lock_timeout_column
 from tenants.stock.locks import mark_ledger_begun
@@ -65,21 +66,21 @@ def check_campaign_open(
 ) -> None:
     """Raise ``not_open`` unless the campaign takes bookings for this dose now."""
     if campaign.status != CampaignStatus.PUBLISHED:
-        raise BookingError("This campaign is not taking bookings.", code="not_open")
+        raise BookingError(_("This campaign is not taking bookings."), code="not_open")
     if window and campaign.opens_at and now < campaign.opens_at:
-        raise BookingError("Booking for this campaign has not opened yet.", code="not_open")
+        raise BookingError(_("Booking for this campaign has not opened yet."), code="not_open")
     if window and campaign.closes_at and now >= campaign.closes_at:
-        raise BookingError("Booking for this campaign has closed.", code="not_open")
+        raise BookingError(_("Booking for this campaign has closed."), code="not_open")
     if dose_number not in (campaign.doses_offered or []):
         raise BookingError(
-            f"This campaign does not offer dose {dose_number}.", code="dose_not_offered"
+            _("This campaign does not offer dose %(n)s.", n=dose_number), code="dose_not_offered"
         )
     if tenant_status is None:
         tenant_status = db.session.scalar(
             sa.select(Tenant.status).where(Tenant.id == campaign.tenant_id)
         )
     if tenant_status != TenantStatus.ACTIVE:
-        raise BookingError("This organiser is not taking bookings now.", code="not_open")
+        raise BookingError(_("This organiser is not taking bookings now."), code="not_open")
 
 
 def check_age(campaign: Campaign, person: Person | dt.date, on: dt.date) -> None:
@@ -89,12 +90,12 @@ def check_age(campaign: Campaign, person: Person | dt.date, on: dt.date) -> None
     age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
     if campaign.min_age_years is not None and age < campaign.min_age_years:
         raise BookingError(
-            f"This campaign is for people aged {campaign.min_age_years} and over.",
+            _("This campaign is for people aged %(n)s and over.", n=campaign.min_age_years),
             code="age_limit",
         )
     if campaign.max_age_years is not None and age > campaign.max_age_years:
         raise BookingError(
-            f"This campaign is for people aged up to {campaign.max_age_years}.",
+            _("This campaign is for people aged up to %(n)s.", n=campaign.max_age_years),
             code="age_limit",
         )
 
@@ -171,16 +172,34 @@ class _Checks:
 def duplicate_error(
     dose_number: int, status: BookingStatus | None = None, starts_at: dt.datetime | None = None
 ) -> BookingError:
-    what = {
-        BookingStatus.VACCINATED: "has already received",
-        BookingStatus.ARRIVED: "is checked in for",
-    }.get(status, "already has a booking for")
-    when = f" (appointment {starts_at:%Y-%m-%d %H:%M} UTC)" if starts_at else ""
+    if status == BookingStatus.VACCINATED:
+        what = _(
+            "This person (identified by their NIK) has already received dose %(n)s in "
+            "this campaign.",
+            n=dose_number,
+        )
+    elif status == BookingStatus.ARRIVED:
+        what = _(
+            "This person (identified by their NIK) is checked in for dose %(n)s in this campaign.",
+            n=dose_number,
+        )
+    else:
+        what = _(
+            "This person (identified by their NIK) already has a booking for dose %(n)s "
+            "in this campaign.",
+            n=dose_number,
+        )
+    if starts_at:
+        what += " " + _("Appointment: %(at)s UTC.", at=f"{starts_at:%Y-%m-%d %H:%M}")
     return BookingError(
-        f"This person (identified by their NIK) {what} dose {dose_number} in this "
-        f"campaign{when}. To change the time, reschedule that booking instead. If this is "
-        "not you — for example a mistyped NIK — contact the organiser, whose staff can "
-        "review the record.",
+        what
+        + " "
+        + _("To change the time, reschedule that booking instead.")
+        + " "
+        + _(
+            "If this is not you, for example after a mistyped NIK, contact the organiser: "
+            "their staff can review the record."
+        ),
         code="duplicate_booking",
         dose_number=dose_number,
     )
@@ -189,17 +208,19 @@ def duplicate_error(
 def _diagnose_slot(campaign: Campaign, slot_id: uuid.UUID, now: dt.datetime) -> BookingError:
     slot = db.session.get(Slot, (tenant_id(), slot_id), populate_existing=True)
     if slot is None or slot.campaign_id != campaign.id:
-        return BookingError("This slot does not exist.", code="unknown_slot", status=404)
+        return BookingError(_("This slot does not exist."), code="unknown_slot", status=404)
     if slot.starts_at <= now:
-        return BookingError("This slot has already started.", code="not_open")
+        return BookingError(_("This slot has already started."), code="not_open")
     return BookingError(
-        "This slot is full. Choose another time, or join the waitlist.", code="slot_full"
+        _("This slot is full. Choose another time, or join the waitlist."), code="slot_full"
     )
 
 
 def _no_doses() -> BookingError:
     return BookingError(
-        "No doses left at this venue for this vaccine. Choose another venue, or join the waitlist.",
+        _("No doses left at this venue for this vaccine.")
+        + " "
+        + _("Choose another venue, or join the waitlist."),
         code="no_doses",
     )
 
@@ -241,7 +262,7 @@ def book_slot(
     # this dose) that also sets the lock timeout on PostgreSQL; then the two updates.
     checks = _booking_checks(campaign, person_id, dose_number)
     if checks is None:
-        raise BookingError("Unknown person.", code="invalid")
+        raise BookingError(_("Unknown person."), code="invalid")
     check_campaign_open(campaign, dose_number, now, tenant_status=checks.tenant_status)
     check_age(campaign, checks.date_of_birth, now.date())
     if checks.existing_status is not None:
@@ -296,7 +317,7 @@ def fresh_booking(booking_id: uuid.UUID) -> Booking:
 
 
 def _not_active() -> BookingError:
-    return BookingError("This booking is no longer active.", code="not_active")
+    return BookingError(_("This booking is no longer active."), code="not_active")
 
 
 def cancel_booking(booking_id: uuid.UUID, *, now: dt.datetime | None = None) -> Booking:
@@ -338,7 +359,7 @@ def mark_no_show(booking_id: uuid.UUID, *, now: dt.datetime | None = None) -> Bo
         raise _not_active()
     slot = db.session.get(Slot, (tenant_id(), booking.slot_id))
     if slot.starts_at > now:
-        raise BookingError("The appointment has not started yet.", code="too_early")
+        raise BookingError(_("The appointment has not started yet."), code="too_early")
     begin_ledger()
     row = _transition(booking_id, (BookingStatus.BOOKED,), BookingStatus.NO_SHOW)
     if row is None:
@@ -360,7 +381,7 @@ def reschedule_booking(
     if row is None or row.slot_id is None:
         raise _not_active()
     if row.slot_id == new_slot_id:
-        raise BookingError("The booking is already in this slot.", code="invalid")
+        raise BookingError(_("The booking is already in this slot."), code="invalid")
     campaign = db.session.get(Campaign, (tenant_id(), row.campaign_id))
     check_campaign_open(campaign, row.dose_number, now)
     new_seat = None
@@ -447,20 +468,20 @@ def register_walk_in(
         )
     )
     if venue is None or is_campaign_venue is None:
-        raise BookingError("This campaign does not run at this venue.", code="invalid")
+        raise BookingError(_("This campaign does not run at this venue."), code="invalid")
     day = local_day(now, venue.timezone)
     if not campaign.starts_on <= day <= campaign.ends_on:
-        raise BookingError("The campaign does not run today.", code="not_open")
+        raise BookingError(_("The campaign does not run today."), code="not_open")
     person = db.session.get(Person, (tenant_id(), person_id))
     if person is None:
-        raise BookingError("Unknown person.", code="invalid")
+        raise BookingError(_("Unknown person."), code="invalid")
     check_age(campaign, person, day)
     check_not_booked(campaign, person_id, dose_number)
     begin_ledger()
     walk_in_day_id = _ensure_walk_in_day(campaign, venue_id, day)
     if take_walk_in(walk_in_day_id) is None:
         raise BookingError(
-            "Today's walk-in places are all taken; book a slot or join the waitlist.",
+            _("Today's walk-in places are all taken; book a slot or join the waitlist."),
             code="walk_ins_full",
         )
     if promise_dose(venue_id, campaign.product_id) is None:

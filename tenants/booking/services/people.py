@@ -13,6 +13,7 @@ from core.ids import uuid7
 from tenants.booking.models import Person
 from tenants.booking.models import Sex
 from tenants.booking.services.common import BookingError
+from tenants.stock.i18n import _
 
 _NIK = re.compile(r"^\d{16}$")
 
@@ -21,7 +22,7 @@ def normalise_nik(nik: str) -> str:
     """Digits only; ``invalid_nik`` unless 16 of them (full checks belong to the forms)."""
     digits = re.sub(r"[\s.-]", "", nik or "")
     if not _NIK.match(digits):
-        raise BookingError("A NIK has 16 digits.", code="invalid_nik")
+        raise BookingError(_("A NIK has 16 digits."), code="invalid_nik")
     return digits
 
 
@@ -47,8 +48,10 @@ def register_person(
         nik = normalise_nik(nik)
         if find_person_by_nik(nik) is not None:
             raise BookingError(
-                "This NIK is registered already. If it is yours and you did not register, "
-                "contact the organiser: staff can review the record.",
+                _(
+                    "This NIK is registered already. If it is yours and you did not register, "
+                    "contact the organiser: staff can review the record."
+                ),
                 code="duplicate_person",
             )
         person.nik_encrypted = crypto.encrypt(nik, person._aad("nik"))

@@ -30,6 +30,7 @@ from tenants.booking.services.ledger import check_campaign_open
 from tenants.booking.services.ledger import check_not_booked
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import Slot
+from tenants.stock.i18n import _
 
 _signals = Namespace()
 #: sender: the WaitlistEntry just offered a seat (receivers enqueue the email after commit)
@@ -53,7 +54,7 @@ def join_waitlist(
     check_campaign_open(campaign, dose_number, now)
     check_not_booked(campaign, person_id, dose_number)
     if bookable_on_day(availability(campaign, venue_id, day), now) > 0:
-        raise BookingError("There are still seats that day; book one.", code="seats_available")
+        raise BookingError(_("There are still seats that day; book one."), code="seats_available")
     existing = db.session.scalar(
         sa.select(WaitlistEntry).where(
             WaitlistEntry.campaign_id == campaign.id,
@@ -131,13 +132,13 @@ def accept_offer(
     now = now or utcnow()
     entry = db.session.get(WaitlistEntry, (tenant_id(), entry_id), populate_existing=True)
     if entry is None or entry.status != WaitlistStatus.OFFERED:
-        raise BookingError("There is no open offer.", code="offer_expired")
+        raise BookingError(_("There is no open offer."), code="offer_expired")
     if entry.offer_expires_at <= now:
-        raise BookingError("The offer has expired.", code="offer_expired")
+        raise BookingError(_("The offer has expired."), code="offer_expired")
     campaign = db.session.get(Campaign, (tenant_id(), entry.campaign_id))
     slot = db.session.get(Slot, (tenant_id(), slot_id))
     if slot is None or slot.venue_id != entry.venue_id:
-        raise BookingError("The offer is for another venue.", code="invalid")
+        raise BookingError(_("The offer is for another venue."), code="invalid")
     booking = book_slot(
         campaign,
         slot_id,
