@@ -107,6 +107,7 @@ def postgres():
     try:
         migrate_database(owner_url)
         with psycopg.connect(f"{base}/{name}", autocommit=True) as conn:
+            conn.execute(_SNAPSHOT_SQL)
             conn.execute(
                 f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
                 f"'{APP_LOGIN_ROLE}') THEN CREATE ROLE {APP_LOGIN_ROLE} LOGIN NOBYPASSRLS "
@@ -120,25 +121,53 @@ def postgres():
         admin.close()
 
 
-def truncate_all(owner_url: str) -> None:
-    """Empty every table between tests (as the owner; RLS does not apply to TRUNCATE)."""
-    import sqlalchemy as sa
+SEED_SCHEMA = "test_seed"
 
-    engine = sa.create_engine(owner_url, poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        tables = (
-            conn.execute(
-                sa.text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if tables:
-            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-    engine.dispose()
+#: Rows the migrations insert (the vaccine catalogue, ...) are kept in SEED_SCHEMA and
+#: put back after each test, so every test starts from exactly a freshly migrated DB.
+_SNAPSHOT_SQL = f"""
+DO $$
+DECLARE t text;
+BEGIN
+    CREATE SCHEMA IF NOT EXISTS {SEED_SCHEMA};
+    FOR t IN SELECT tablename FROM pg_tables
+             WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
+        EXECUTE format('CREATE TABLE {SEED_SCHEMA}.%I AS TABLE public.%I', t, t);
+    END LOOP;
+END $$;
+"""
+
+# One round trip: DELETE is far cheaper than TRUNCATE for the few rows a test writes
+# (no new relation files, no exclusive locks); replica mode skips FK triggers so the
+# order does not matter.
+_RESET_SQL = f"""
+DO $$
+DECLARE t text;
+BEGIN
+    PERFORM set_config('session_replication_role', 'replica', true);
+    FOR t IN SELECT tablename FROM pg_tables
+             WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
+        EXECUTE format('DELETE FROM public.%I', t);
+    END LOOP;
+    FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = '{SEED_SCHEMA}' LOOP
+        IF to_regclass(format('public.%I', t)) IS NOT NULL THEN
+            EXECUTE format('INSERT INTO public.%I SELECT * FROM {SEED_SCHEMA}.%I', t, t);
+        END IF;
+    END LOOP;
+END $$;
+"""
+
+
+def reset_database(owner_url: str) -> None:
+    """Put the database back to its freshly migrated state (as the owner, past RLS)."""
+    import psycopg
+
+    with psycopg.connect(owner_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(_RESET_SQL)
+
+
+# Kept for tests that empty the database themselves.
+truncate_all = reset_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -156,7 +185,7 @@ def database_url(backend, request, tmp_path, sqlite_template):
         return
     pg = request.getfixturevalue("postgres")
     yield pg["app_url"]
-    truncate_all(pg["owner_url"])
+    reset_database(pg["owner_url"])
 
 
 @pytest.fixture
