@@ -44,6 +44,7 @@ BLUEPRINTS = [
     "onboarding.venues.views:bp",
     "onboarding.review.views:bp",
     "tenants.stock.views:bp",
+    "tenants.campaigns.views:bp",
 ]
 
 #: Modules whose import registers models, signal receivers and CLI commands.

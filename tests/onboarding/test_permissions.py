@@ -292,6 +292,49 @@ def _lot(w: World, slug: str = "alpha") -> dict:
     return {"lot_id": lots[slug]}
 
 
+def _campaign(w: World, slug: str = "alpha") -> dict:
+    """A draft campaign with one slot and no venue (made once per world: publishing it is
+    refused, and no other empty POST changes it)."""
+    campaigns = w.__dict__.setdefault("_campaigns", {})
+    if slug not in campaigns:
+        from tenants.campaigns.models import Audience
+        from tenants.campaigns.models import Campaign
+        from tenants.campaigns.models import Slot
+        from tenants.stock.services import create_product
+
+        with tenant_context(w._tenant(slug)):
+            product = create_product("Matrix campaign vaccine", "Test")
+            day = dt.date(2030, 1, 7)
+            campaign = Campaign(
+                name="Matrix",
+                slug="matrix",
+                audience=Audience.PUBLIC,
+                product_id=product.id,
+                starts_on=day,
+                ends_on=day,
+            )
+            db.session.add(campaign)
+            db.session.flush()
+            at = dt.datetime(2030, 1, 7, 2, tzinfo=dt.UTC)
+            slot = Slot(
+                campaign_id=campaign.id,
+                venue_id=w.venues[slug],
+                starts_at=at,
+                ends_at=at + dt.timedelta(minutes=15),
+                capacity=1,
+                booked=0,
+            )
+            db.session.add(slot)
+            db.session.commit()
+            campaigns[slug] = (campaign.id, slot.id)
+    return {"campaign_id": campaigns[slug][0]}
+
+
+def _slot(w: World, slug: str = "alpha") -> dict:
+    campaign = _campaign(w, slug)
+    return {**campaign, "slot_id": w.__dict__["_campaigns"][slug][1]}
+
+
 #: endpoint → Case. Every helper that adds routes adds their lines here.
 ROUTES: dict[str, Case] = {
     # core
@@ -429,6 +472,18 @@ ROUTES: dict[str, Case] = {
     "stock.waste": Case(member(Role.COORDINATOR), _lot, foreign=lambda w: _lot(w, "beta")),
     "stock.products": Case(member(Role.CHECKIN)),
     "stock.add_product": Case(member(Role.COORDINATOR)),
+    # tenants: campaigns (coordinators and above)
+    "campaigns.index": Case(member(Role.COORDINATOR)),
+    "campaigns.create": Case(member(Role.COORDINATOR)),
+    **{
+        f"campaigns.{name}": Case(
+            member(Role.COORDINATOR), _campaign, foreign=lambda w: _campaign(w, "beta")
+        )
+        for name in ("detail", "edit", "generate", "publish", "close", "slots")
+    },
+    "campaigns.set_capacity": Case(
+        member(Role.COORDINATOR), _slot, foreign=lambda w: _slot(w, "beta")
+    ),
     # tenants: API keys, billing
     "api_keys.index": Case(member(Role.ADMIN)),
     "api_keys.revoke": Case(
