@@ -58,6 +58,33 @@ def recount_stock_command(slug: str | None, fix: bool) -> None:
         raise SystemExit(1)
 
 
+@sentra.command("expire-stock")
+@click.option("--tenant", "slug", help="Only this tenant (slug); default: every tenant.")
+@with_appcontext
+def expire_stock_command(slug: str | None) -> None:
+    """Daily: take expired lots off hand and move unanswered waitlist offers on."""
+    from tenants.booking.services import expire_offers
+    from tenants.booking.transaction import run_in_transaction
+    from tenants.stock.services import expire_lots
+
+    query = sa.select(Tenant).order_by(Tenant.slug)
+    if slug:
+        query = query.where(Tenant.slug == slug)
+    for tenant in db.session.scalars(query).all():
+        with tenant_context(tenant):
+            report = run_in_transaction(expire_lots)
+            offers = run_in_transaction(expire_offers)
+        for lot_id, doses in report.expired.items():
+            click.echo(f"{tenant.slug}: lot {lot_id}: {doses} dose(s) expired")
+        for lot_id, doses in report.shortfall.items():
+            click.echo(
+                f"{tenant.slug}: lot {lot_id}: {doses} expired dose(s) still back promises; "
+                "transfer doses in or move bookings"
+            )
+        if offers:
+            click.echo(f"{tenant.slug}: {offers} waitlist offer(s) expired and moved on")
+
+
 HOURS = {str(d): [["08:00", "12:00"], ["13:00", "16:00"]] for d in range(6)}  # Mon-Sat
 
 

@@ -385,8 +385,11 @@ def expire_lots(today: dt.date | None = None) -> ExpiryReport:
     if not lots:
         return report
     begin_ledger()
+    # Stocks are locked in id order (the ledger's lock order), not in lot order.
+    stock_ids = {lot.id: ensure_stock(lot.venue_id, lot.product_id) for lot in lots}
+    lots = sorted(lots, key=lambda lot: (stock_ids[lot.id], lot.id))
     for lot in lots:
-        stock_id = ensure_stock(lot.venue_id, lot.product_id)
+        stock_id = stock_ids[lot.id]
         # Lock the stock row first (lock order); lots change only under it.
         locked = _stock_update(stock_id, on_hand=Stock.on_hand)
         remaining = db.session.scalar(sa.select(Lot.on_hand).where(Lot.id == lot.id))

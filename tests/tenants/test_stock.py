@@ -264,3 +264,25 @@ def test_constraints_hold_in_the_database_itself(tenant):
         with pytest.raises(sa.exc.IntegrityError):
             db.session.execute(sa.update(Slot).values(booked=Slot.capacity + 1))
         db.session.rollback()
+
+
+def test_expire_stock_command_reports_expiry_and_shortfall(app, runner):
+    tenant = make_tenant()
+    with tenant_context(tenant):
+        world = build_world(doses=None, venues=1)
+        venue = world.venues[0]
+        receive_lot(
+            venue.id,
+            world.product.id,
+            "OLD",
+            dt.date(2026, 1, 1),
+            doses=2,
+            today=dt.date(2025, 1, 1),
+        )
+        db.session.commit()
+    result = runner.invoke(args=["sentra", "expire-stock", "--tenant", tenant.slug])
+    assert result.exit_code == 0, result.output
+    assert "2 dose(s) expired" in result.output
+    with tenant_context(tenant):
+        assert counters(venue, world.product) == (0, 0)
+        assert_consistent()
