@@ -243,3 +243,41 @@ def test_control_naive_count_then_insert_oversells_under_the_same_harness(pg_app
         ],
     )
     assert outcomes["ok"] > 50, outcomes  # oversold: the harness sees it
+
+
+def test_a_held_lock_becomes_busy_after_bounded_retries_then_booking_works(
+    pg_app, postgres, monkeypatch
+):
+    """Someone holds the slot's row lock: the booking waits lock_timeout, is retried a
+    bounded number of times (real SQLSTATE 55P03 from PostgreSQL), then says "busy" —
+    and took nothing. Once the lock is gone the same booking succeeds."""
+    import psycopg
+
+    from tenants.booking.services import BookingError
+    from tenants.stock import locks
+
+    monkeypatch.setattr(locks, "LOCK_TIMEOUT", "100ms")
+    tenant_id, campaign_id, (slot_id,), people, _, world = _setup(capacity=5, doses=5, people=1)
+    attempts = []
+    real = locks.is_retryable
+
+    def counting(exc):
+        attempts.append(type(exc).__name__)
+        return real(exc)
+
+    monkeypatch.setattr("tenants.booking.transaction.is_retryable", counting)
+    holder = psycopg.connect(postgres["owner_url"].replace("+psycopg", ""))
+    try:
+        holder.execute("UPDATE slot SET booked = booked WHERE id = %s", (slot_id,))
+        with tenant_context(tenant_id), pytest.raises(BookingError) as exc:
+            run_in_transaction(_booker(tenant_id, campaign_id, slot_id, people[0]), attempts=3)
+        assert exc.value.code == "busy" and exc.value.status == 503
+        assert len(attempts) == 3
+    finally:
+        holder.rollback()
+        holder.close()
+    active, booked, stock, drifts = _state(tenant_id, world)
+    assert (active, booked, stock, drifts) == (0, [0] * len(booked), (5, 0), [])
+    with tenant_context(tenant_id):
+        run_in_transaction(_booker(tenant_id, campaign_id, slot_id, people[0]))
+    assert _state(tenant_id, world)[0] == 1
