@@ -13,9 +13,9 @@ from marshmallow import validate
 from marshmallow import validates_schema
 
 from tenants.campaigns.models import Audience
-from tenants.stock.schemas import _REQUIRED
 from tenants.stock.schemas import _FormSchema
 from tenants.stock.schemas import _int
+from tenants.stock.schemas import _req
 from tenants.stock.schemas import load_form
 
 #: dose numbers a campaign may offer, with their labels
@@ -36,7 +36,7 @@ class CampaignSchema(_FormSchema):
     name = fields.String(
         required=True,
         validate=validate.Length(min=3, max=200, error=_l("From 3 to 200 characters.")),
-        error_messages=_REQUIRED,
+        error_messages=_req(_l("Give the campaign a name.")),
     )
     slug = fields.String(
         required=True,
@@ -47,16 +47,17 @@ class CampaignSchema(_FormSchema):
                 error=_l("Use lower-case letters, digits and single dashes, e.g. flu-2031."),
             ),
         ],
-        error_messages=_REQUIRED,
+        error_messages=_req(_l("Give the address of the booking page, e.g. flu-2031.")),
     )
     audience = fields.Enum(
         Audience,
         by_value=True,
         required=True,
-        error_messages={**_REQUIRED, "unknown": _l("Choose who may book.")},
+        error_messages={**_req(_l("Choose who may book.")), "unknown": _l("Choose who may book.")},
     )
     product_id = fields.UUID(
-        required=True, error_messages={**_REQUIRED, "invalid_uuid": _l("Choose a vaccine.")}
+        required=True,
+        error_messages={**_req(_l("Choose a vaccine.")), "invalid_uuid": _l("Choose a vaccine.")},
     )
     doses_offered = fields.List(
         fields.Integer(validate=validate.OneOf(list(DOSE_CHOICES))),
@@ -71,10 +72,18 @@ class CampaignSchema(_FormSchema):
         error_messages={"required": _l("Choose at least one approved venue.")},
     )
     starts_on = fields.Date(
-        required=True, error_messages={**_REQUIRED, "invalid": _l("Write the date as YYYY-MM-DD.")}
+        required=True,
+        error_messages={
+            **_req(_l("Give the first day.")),
+            "invalid": _l("Write the date as YYYY-MM-DD."),
+        },
     )
     ends_on = fields.Date(
-        required=True, error_messages={**_REQUIRED, "invalid": _l("Write the date as YYYY-MM-DD.")}
+        required=True,
+        error_messages={
+            **_req(_l("Give the last day.")),
+            "invalid": _l("Write the date as YYYY-MM-DD."),
+        },
     )
     slot_minutes = _int(5, 480, _l("Give from 5 to 480 minutes."))
     seats_per_slot = _int(

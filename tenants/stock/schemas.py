@@ -15,17 +15,22 @@ from marshmallow import pre_load
 from marshmallow import validate
 from marshmallow import validates_schema
 
-_REQUIRED = {"required": _l("This field is required."), "null": _l("This field is required.")}
+
+def _req(message) -> dict:
+    """Error messages for a field left empty, saying which field it is."""
+    return {"required": message, "null": message}
 
 
-def _int(minimum: int, maximum: int, message, *, required: bool = True) -> fields.Integer:
+def _int(
+    minimum: int, maximum: int, message, *, required: bool = True, missing=None
+) -> fields.Integer:
     optional = {} if required else {"load_default": None, "allow_none": True}
     return fields.Integer(
         required=required,
         **optional,
         strict=False,
         validate=validate.Range(min=minimum, max=maximum, error=message),
-        error_messages={**_REQUIRED, "invalid": _l("Write a whole number.")},
+        error_messages={**_req(missing or message), "invalid": _l("Write a whole number.")},
     )
 
 
@@ -49,19 +54,24 @@ class _FormSchema(Schema):
 
 class ReceiveLotSchema(_FormSchema):
     venue_id = fields.UUID(
-        required=True, error_messages={**_REQUIRED, "invalid_uuid": _l("Choose a venue.")}
+        required=True,
+        error_messages={**_req(_l("Choose a venue.")), "invalid_uuid": _l("Choose a venue.")},
     )
     product_id = fields.UUID(
-        required=True, error_messages={**_REQUIRED, "invalid_uuid": _l("Choose a vaccine.")}
+        required=True,
+        error_messages={**_req(_l("Choose a vaccine.")), "invalid_uuid": _l("Choose a vaccine.")},
     )
     batch_number = fields.String(
         required=True,
         validate=validate.Length(max=60, error=_l("At most 60 characters.")),
-        error_messages=_REQUIRED,
+        error_messages=_req(_l("Give the batch number printed on the vials.")),
     )
     expiry_date = fields.Date(
         required=True,
-        error_messages={**_REQUIRED, "invalid": _l("Write the date as YYYY-MM-DD.")},
+        error_messages={
+            **_req(_l("Give the expiry date.")),
+            "invalid": _l("Write the date as YYYY-MM-DD."),
+        },
     )
     doses = _int(1, 1_000_000, _l("Give from 1 to 1,000,000 doses."), required=False)
     vials = _int(1, 100_000, _l("Give from 1 to 100,000 vials."), required=False)
@@ -77,7 +87,10 @@ class ReceiveLotSchema(_FormSchema):
 class TransferSchema(_FormSchema):
     to_venue_id = fields.UUID(
         required=True,
-        error_messages={**_REQUIRED, "invalid_uuid": _l("Choose the venue to send doses to.")},
+        error_messages={
+            **_req(_l("Choose the venue to send doses to.")),
+            "invalid_uuid": _l("Choose the venue to send doses to."),
+        },
     )
     doses = _int(1, 1_000_000, _l("Give from 1 to 1,000,000 doses."))
     reason = fields.String(
@@ -116,12 +129,12 @@ class ProductSchema(_FormSchema):
     name = fields.String(
         required=True,
         validate=validate.Length(min=2, max=120, error=_l("From 2 to 120 characters.")),
-        error_messages=_REQUIRED,
+        error_messages=_req(_l("Give the vaccine's name.")),
     )
     manufacturer = fields.String(
         required=True,
         validate=validate.Length(min=2, max=120, error=_l("From 2 to 120 characters.")),
-        error_messages=_REQUIRED,
+        error_messages=_req(_l("Give the manufacturer.")),
     )
     doses_in_series = _int(1, 10, _l("Give from 1 to 10 doses."))
     booster = fields.Boolean(load_default=False, truthy={"on", "1", "true", "y"})
