@@ -121,27 +121,28 @@ def queue_provinces() -> list[str]:
 
 
 def load_venue(tenant_id: uuid.UUID | str, venue_id: uuid.UUID | str) -> Venue:
-    """A venue of any tenant by its ids, or 404 (``NotFound``)."""
+    """A venue sent to the ministry (any tenant) by its ids, or 404 (``NotFound``)."""
     _require_review_scope()
     try:
         key = (uuid.UUID(str(tenant_id)), uuid.UUID(str(venue_id)))
     except ValueError:
         raise NotFound(_("This venue does not exist.")) from None
     venue = db.session.get(Venue, key)
-    if venue is None:
+    # A draft was never sent to the ministry: it is the tenant's work in progress.
+    if venue is None or venue.status == VenueStatus.DRAFT:
         raise NotFound(_("This venue does not exist."))
     return venue
 
 
 def load_document(tenant_id: uuid.UUID | str, document_id: uuid.UUID | str) -> VenueDocument:
-    """A document of any tenant by its ids, or 404 (``NotFound``)."""
+    """A document sent to the ministry (any tenant) by its ids, or 404 (``NotFound``)."""
     _require_review_scope()
     try:
         key = (uuid.UUID(str(tenant_id)), uuid.UUID(str(document_id)))
     except ValueError:
         raise NotFound(_("This document does not exist.")) from None
     document = db.session.get(VenueDocument, key)
-    if document is None:
+    if document is None or not document.submitted:
         raise NotFound(_("This document does not exist."))
     return document
 
@@ -283,7 +284,7 @@ def decide_venue(
     db.session.expire(venue)
     if decided is None:
         _explain_refusal(venue, reviewer, now)
-    documents = [str(d.id) for d in current_documents(venue).values()]
+    documents = [str(d.id) for d in current_documents(venue, submitted_only=True).values()]
     review = VenueReview(
         tenant_id=venue.tenant_id,
         venue_id=venue.id,

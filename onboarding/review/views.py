@@ -101,8 +101,8 @@ def venue(tenant_id, venue_id):
 
 def _review_page(venue, status: int = 200, **extra):
     tenant = db.session.get(Tenant, venue.tenant_id)
-    documents = venue_services.documents_of(venue)
-    current = venue_services.current_documents(venue)
+    documents = venue_services.documents_of(venue, submitted_only=True)
+    current = venue_services.current_documents(venue, submitted_only=True)
     reviews = venue_services.reviews_of(venue)
     reviewer_ids = {r.reviewer_id for r in reviews if r.reviewer_id}
     if venue.claimed_by_id:

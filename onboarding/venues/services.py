@@ -108,21 +108,28 @@ def _jsonable(value):
     return str(value)
 
 
-def documents_of(venue: Venue) -> list[VenueDocument]:
-    """Every version of every document of the venue, newest first within each kind."""
-    return list(
-        db.session.scalars(
-            sa.select(VenueDocument)
-            .where(VenueDocument.tenant_id == venue.tenant_id, VenueDocument.venue_id == venue.id)
-            .order_by(VenueDocument.kind, VenueDocument.version.desc())
-        )
+def documents_of(venue: Venue, *, submitted_only: bool = False) -> list[VenueDocument]:
+    """Every version of every document of the venue, newest first within each kind.
+
+    ``submitted_only``: what the ministry has been sent (a reviewer never sees the
+    tenant's work in progress).
+    """
+    query = (
+        sa.select(VenueDocument)
+        .where(VenueDocument.tenant_id == venue.tenant_id, VenueDocument.venue_id == venue.id)
+        .order_by(VenueDocument.kind, VenueDocument.version.desc())
     )
+    if submitted_only:
+        query = query.where(VenueDocument.submitted.is_(True))
+    return list(db.session.scalars(query))
 
 
-def current_documents(venue: Venue) -> dict[DocumentKind, VenueDocument]:
+def current_documents(
+    venue: Venue, *, submitted_only: bool = False
+) -> dict[DocumentKind, VenueDocument]:
     """The latest version of each kind of document."""
     current: dict[DocumentKind, VenueDocument] = {}
-    for document in documents_of(venue):
+    for document in documents_of(venue, submitted_only=submitted_only):
         current.setdefault(document.kind, document)
     return current
 

@@ -141,10 +141,18 @@ def test_database_grants_the_review_scope_venue_tables_only(app, clinic):
 
 def test_other_ids_answer_404(client, login, clinic, reviewer, create_tenant, create_user):
     other = create_tenant("lain")
-    other_venue = make_venue(other, create_user(tenant=other))
+    other_owner = create_user(tenant=other)
+    other_venue = make_venue(other, other_owner)
+    draft_doc = upload(
+        other.id, other_venue, other_owner, DocumentKind.PHOTO_ENTRANCE, jpeg_bytes()
+    )
     login(client, reviewer)
     tenant_id = clinic["tenant"].id
     for url in (
+        # a draft and its documents were never sent to the ministry
+        f"/review/venues/{other.id}/{other_venue}",
+        f"/review/documents/{other.id}/{draft_doc}",
+        f"/review/documents/{other.id}/{draft_doc}/thumbnail",
         f"/review/venues/{tenant_id}/{other_venue}",  # a real venue, under the wrong tenant
         f"/review/venues/{other.id}/{clinic['venue_id']}",
         f"/review/venues/{tenant_id}/nope",
@@ -343,8 +351,17 @@ def test_changes_requested_then_resubmitted_keeps_history_and_versions(
     detail = client.get(f"/o/klinik-sehat/venues/{clinic['venue_id']}").text
     assert "Foto pintu masuk buram." in detail
     tid, vid = clinic["tenant"].id, clinic["venue_id"]
-    upload(tid, vid, clinic["owner"], DocumentKind.PHOTO_ENTRANCE, jpeg_bytes(color="blue"))
+    new_photo = upload(
+        tid, vid, clinic["owner"], DocumentKind.PHOTO_ENTRANCE, jpeg_bytes(color="blue")
+    )
+    # Not yet resubmitted: the ministry does not see the work in progress.
+    login(client, reviewer2)
+    assert str(new_photo) not in client.get(_url(clinic)).text
+    assert client.get(f"/review/documents/{tid}/{new_photo}").status_code == 404
+    login(client, clinic["owner"])
     assert client.post(f"/o/klinik-sehat/venues/{vid}/submit").status_code == 302
+    login(client, reviewer2)
+    assert f"/review/documents/{tid}/{new_photo}/thumbnail" in client.get(_url(clinic)).text
     assert _venue(clinic).status == VenueStatus.SUBMITTED
     # The next reviewer sees the earlier decision and the earlier version.
     login(client, reviewer2)
