@@ -19,6 +19,7 @@ from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
 from tenants.campaigns.models import CampaignVenue
 from tenants.campaigns.models import Slot
+from tenants.stock.models import Lot
 from tenants.stock.models import Stock
 from tenants.stock.services import receive_lot
 from tests.tenants.ledger_support import BEFORE
@@ -338,3 +339,50 @@ def test_stock_received_shows_up_as_doses_free(app, client, create_user, login):
         db.session.commit()
     html = client.get(_url(tenant, f"/{campaign_id}")).get_data(as_text=True)
     assert re.search(r'class="num doses-free">7</td>', html)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # layout: one database is enough
+def test_stock_and_campaign_pages_fit_a_360px_phone(app, client, create_user, login, backend):
+    """Rendered in Chromium at 360 px wide, no page scrolls sideways and the counters that
+    matter (free doses, can book) are on screen, not in a scrolled-off column."""
+    from pathlib import Path
+
+    from tests.conftest import unavailable
+    from tests.e2e.test_onboarding_browser import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        unavailable("chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - the dev extra installs it
+        unavailable("playwright", str(exc))
+    tenant, world = scoped_world(venues=2, doses=30, days=2)
+    login(client, create_user(tenant=tenant, role=Role.OWNER))
+    with tenant_context(tenant):
+        campaign_id, venue_id = world.campaign.id, world.venues[0].id
+        lot_id = db.session.scalar(sa.select(Lot.id))
+        db.session.rollback()
+    base = f"/o/{tenant.slug}"
+    pages = [
+        f"{base}/stock",
+        f"{base}/stock/receive",
+        f"{base}/stock/lots/{lot_id}",
+        f"{base}/stock/products",
+        f"{base}/campaigns",
+        f"{base}/campaigns/new",
+        f"{base}/campaigns/{campaign_id}",
+        f"{base}/campaigns/{campaign_id}/edit",
+        f"{base}/campaigns/{campaign_id}/slots?venue_id={venue_id}&day={START.isoformat()}",
+    ]
+    css = (Path(app.root_path) / "static" / "sentra.css").read_text()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM)
+        page = browser.new_page(viewport={"width": 360, "height": 740})
+        for url in pages:
+            html = client.get(url).get_data(as_text=True)
+            page.set_content(re.sub(r'<link rel="stylesheet"[^>]*>', f"<style>{css}</style>", html))
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360, url
+            for selector in ("td.free", "td.bookable"):
+                for box in (cell.bounding_box() for cell in page.query_selector_all(selector)):
+                    assert box["x"] + box["width"] <= 360, (url, selector)
+        browser.close()
