@@ -207,10 +207,12 @@ def worker(app_url, owner_url, world, person_ids, barrier, results):
     slots = world["slot_ids"]
     key = (world["tenant_id"], world["campaign_id"])
     latencies, codes = [], {}
+    cpu0 = 0.0
     with app.app_context():
         db.session.execute(db.text("SELECT 1"))  # connect before the clock starts
         db.session.rollback()
         barrier.wait()
+        cpu0 = time.process_time()
         with tenant_context(world["tenant_id"]):
             for j, person_id in person_ids:
                 slot_id = slots[j % len(slots)]
@@ -226,6 +228,7 @@ def worker(app_url, owner_url, world, person_ids, barrier, results):
                     code = exc.code
                 latencies.append(time.perf_counter() - t0)
                 codes[code] = codes.get(code, 0) + 1
+    codes["_cpu"] = time.process_time() - cpu0
     results.put((latencies, codes))
 
 
@@ -284,12 +287,14 @@ def run(scenario: str, slots: int, procs: int, attempts: int, keep: bool) -> boo
         for _, c in collected:
             for k, v in c.items():
                 codes[k] = codes.get(k, 0) + v
+        cpu_ms = codes.pop("_cpu") / len(latencies) * 1000
         p50 = statistics.median(latencies) * 1000
         p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
         print(
             f"{scenario:4} slots={slots:<3} procs={procs:<3} attempts={len(latencies):<5} "
             f"{len(latencies) / elapsed:7.0f} req/s  {codes.get('ok', 0) / elapsed:7.0f} "
-            f"bookings/s  p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  outcomes {codes}"
+            f"bookings/s  p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  "
+            f"client CPU {cpu_ms:5.2f} ms/req  outcomes {codes}"
         )
         verdict = check(app_url, owner_url, world)
         print(f"     {verdict}")
@@ -299,16 +304,69 @@ def run(scenario: str, slots: int, procs: int, attempts: int, keep: bool) -> boo
             drop_database(name)
 
 
+def raw_baseline(attempts: int) -> None:
+    """The minimal booking in raw SQL on the same machine and moment (1 client, one hot
+    slot, one conditional UPDATE + one INSERT per transaction), for comparison."""
+    import psycopg
+
+    name, owner_url, app_url = create_database()
+    try:
+        world = seed(app_url, owner_url, attempts, 1)
+        conn = psycopg.connect(owner_url.replace("+psycopg", ""))
+        slot_id = world["slot_ids"][0]
+        ok = 0
+        started, cpu0 = time.perf_counter(), time.process_time()
+        for person_id in world["person_ids"]:
+            row = conn.execute(
+                "UPDATE slot SET booked = booked + 1 WHERE tenant_id = %s AND id = %s "
+                "AND booked < capacity RETURNING id",
+                (world["tenant_id"], slot_id),
+            ).fetchone()
+            if row:
+                conn.execute(
+                    "INSERT INTO booking (tenant_id, id, person_id, campaign_id, slot_id, "
+                    "venue_id, product_id, dose_number, status, source, created_at) VALUES "
+                    "(%s, %s, %s, %s, %s, %s, %s, 1, 'booked', 'online', now())",
+                    (
+                        world["tenant_id"],
+                        uuid.uuid4(),
+                        person_id,
+                        world["campaign_id"],
+                        slot_id,
+                        world["venue_id"],
+                        world["product_id"],
+                    ),
+                )
+                ok += 1
+            conn.commit()
+        elapsed = time.perf_counter() - started
+        cpu = (time.process_time() - cpu0) / attempts * 1000
+        print(
+            f"raw  slots=1   procs=1   attempts={attempts:<5} {attempts / elapsed:7.0f} tx/s   "
+            f"{ok / elapsed:7.0f} bookings/s  client CPU {cpu:5.2f} ms/req  "
+            "(baseline: conditional UPDATE + INSERT, no ORM, no RLS)"
+        )
+        conn.close()
+    finally:
+        drop_database(name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--procs", type=int, nargs="*", default=[1, 4, 16])
     parser.add_argument("--attempts", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument("--scenarios", nargs="*", default=["hot", "wide"])
     args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()}")
+    raw_baseline(args.attempts)
     ok = True
     for procs in args.procs:
         for scenario, slots in (("hot", 1), ("wide", 100)):
+            if scenario not in args.scenarios:
+                continue
             ok &= run(scenario, slots, procs, args.attempts, args.keep)
+    print(f"load average after: {os.getloadavg()}")
     sys.exit(0 if ok else 1)
 
 
