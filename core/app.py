@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask import g
+from flask import has_request_context
 from flask import request
 from flask_login import current_user
 from werkzeug.utils import import_string
@@ -33,10 +34,10 @@ BLUEPRINTS = [
     "core.auth.views:bp",
     "core.files:bp",
     "tenants.console.views:bp",
-    "tenants.billing.views:bp",
-    "tenants.billing.views:webhook_bp",
     "tenants.api.api:bp",
     "tenants.api.views:bp",
+    "tenants.billing.views:bp",
+    "tenants.billing.views:webhook_bp",
     "onboarding.signup.views:bp",
     "onboarding.team.views:bp",
     "onboarding.team.views:accept_bp",
@@ -132,8 +133,13 @@ def import_models() -> None:
 
 
 def select_locale() -> str:
-    """Public pages default to Indonesian; a signed-in user's choice wins; ?lang= switches."""
+    """Public pages default to Indonesian; a signed-in user's choice wins; ?lang= switches.
+
+    Outside a request (jobs, CLI) the default applies; mail sets its locale explicitly.
+    """
     supported = ("id", "en")
+    if not has_request_context():
+        return "id"
     if (lang := request.args.get("lang")) in supported:
         g.locale_choice = lang
         return lang

@@ -150,3 +150,9 @@ def test_crash_shows_no_internals(app, client, caplog):
     api = client.post("/api/test/half-done/crash")
     assert api.json["code"] == "server_error" and "secret" not in api.get_data(as_text=True)
     assert "boom: secret internals" in caplog.text  # but the operators see it
+
+
+def test_translation_works_outside_a_request(app):
+    from flask_babel import gettext
+
+    assert gettext("Page not found") == "Page not found"
