@@ -34,7 +34,6 @@ from onboarding.venues.models import VenueStatus
 from tenants.booking.services import availability
 from tenants.booking.services.common import day_bounds
 from tenants.booking.services.common import local_day
-from tenants.booking.services.ledger import bookable_on_day
 from tenants.booking.transaction import run_in_transaction
 from tenants.campaigns import services
 from tenants.campaigns.editing import update_campaign
@@ -203,9 +202,14 @@ def edit(campaign_id):
 
 
 def _days(campaign: Campaign) -> list[dict]:
-    """Per venue and local day: seats, booked, and from the ledger's availability the
-    doses free at the venue and the places people can still book."""
-    totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    """Per venue and local day: seats, booked, the venue's doses free and how many more
+    people can book that day.
+
+    Doses free come from the ledger's :func:`availability` (one call per venue: a venue's
+    free doses are one stock counter, the same for every day); "can book" is then
+    :func:`bookable_on_day`'s rule, min(free seats of the day, doses free), computed from
+    the day's slot counters read in one query.
+    """
     rows = db.session.execute(
         sa.select(Slot.venue_id, Slot.starts_at, Slot.capacity, Slot.booked).where(
             Slot.campaign_id == campaign.id
@@ -216,26 +220,29 @@ def _days(campaign: Campaign) -> list[dict]:
         v.id: v
         for v in db.session.scalars(sa.select(Venue).where(Venue.id.in_({r[0] for r in rows})))
     }
+    totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     for venue_id, starts_at, capacity, booked in rows:
         key = (venue_id, local_day(starts_at, venues[venue_id].timezone))
         totals[key][0] += capacity
         totals[key][1] += booked
-        totals[key][2] += 1
+        totals[key][2] += max(0, capacity - booked)
+    doses_free = {}
+    for venue_id, day in sorted(totals):
+        if venue_id not in doses_free:
+            slots = availability(campaign, venue_id, day)
+            doses_free[venue_id] = slots[0].doses_free if slots else 0
     days = []
-    for (venue_id, day), (seats, booked, count) in sorted(
+    for (venue_id, day), (seats, booked, seats_free) in sorted(
         totals.items(), key=lambda item: (venues[item[0][0]].name, item[0][1])
     ):
-        slots = availability(campaign, venue_id, day)
-        doses_free = slots[0].doses_free if slots else 0
         days.append(
             {
                 "venue": venues[venue_id],
                 "day": day,
-                "slots": count,
                 "seats": seats,
                 "booked": booked,
-                "doses_free": doses_free,
-                "bookable": bookable_on_day(slots),
+                "doses_free": doses_free[venue_id],
+                "bookable": max(0, min(seats_free, doses_free[venue_id])),
             }
         )
     return days
