@@ -14,7 +14,9 @@ from core.models import TenantStatus
 from core.tenancy import tenant_context
 from onboarding.venues.models import Venue
 from onboarding.venues.models import VenueStatus
+from tenants.booking.services import availability
 from tenants.booking.services import book_slot
+from tenants.booking.services.ledger import bookable_on_day
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
 from tenants.campaigns.models import CampaignVenue
@@ -190,7 +192,7 @@ def test_edit_a_draft_and_slots_that_no_longer_fit_are_removed(org, client):
 def test_generate_slots_and_the_days_show_seats_booked_and_doses_from_the_ledger(
     app, client, create_user, login
 ):
-    tenant, world = scoped_world(venues=1, stations=2, doses=3, days=2)
+    tenant, world = scoped_world(venues=1, stations=2, doses=5, days=2)
     login(client, create_user(tenant=tenant, role=Role.COORDINATOR))
     with tenant_context(tenant):
         campaign = world.campaign_in_session()
@@ -207,20 +209,28 @@ def test_generate_slots_and_the_days_show_seats_booked_and_doses_from_the_ledger
     def cells(day):
         return dict(re.findall(r'class="num ([a-z-]+)">(\d+)</td>', rows[day.isoformat()]))
 
-    # two one-hour slots of 2 seats a day; 3 doses, 1 promised
-    assert cells(START) == {"seats": "4", "booked": "1", "doses-free": "2", "bookable": "2"}
+    # two one-hour slots of 2 seats a day; 5 doses, 1 promised (4 free, shared by both
+    # days): on day one the 3 free seats bind
+    assert cells(START) == {"seats": "4", "booked": "1", "doses-free": "4", "bookable": "3"}
     assert cells(START + dt.timedelta(days=1)) == {
         "seats": "4",
         "booked": "0",
-        "doses-free": "2",
-        "bookable": "2",
+        "doses-free": "4",
+        "bookable": "4",
     }
     with tenant_context(tenant):
         on_hand, promised = db.session.execute(
             sa.select(Stock.on_hand, Stock.promised).where(Stock.venue_id == venue_id)
         ).one()
+        campaign = db.session.get(Campaign, (tenant.id, campaign_id))
+        # what the booking page would offer, asked of the ledger itself
+        ledger = {
+            day: bookable_on_day(availability(campaign, venue_id, day))
+            for day in (START, START + dt.timedelta(days=1))
+        }
         db.session.rollback()
-    assert on_hand - promised == 2
+    assert on_hand - promised == 4
+    assert {d: int(cells(d)["bookable"]) for d in ledger} == ledger
 
 
 def test_slot_editor_changes_seats_never_below_booked(app, client, create_user, login):
