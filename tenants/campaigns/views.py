@@ -109,12 +109,17 @@ def _form_page(campaign: Campaign | None, values, errors: dict, status: int = 20
 
 
 def _zone_of(venue_ids) -> ZoneInfo:
-    """The zone the booking window is entered in: the first chosen venue's."""
-    for vid in venue_ids or []:
-        zone = db.session.scalar(sa.select(Venue.timezone).where(Venue.id == vid))
-        if zone:
-            return ZoneInfo(zone)
-    return ZoneInfo("Asia/Jakarta")
+    """The zone the booking window is entered in: that of the campaign's first venue by
+    name (the order the form lists them in), WIB without one."""
+    zone = None
+    if venue_ids:
+        zone = db.session.scalar(
+            sa.select(Venue.timezone)
+            .where(Venue.id.in_(list(venue_ids)))
+            .order_by(Venue.name, Venue.id)
+            .limit(1)
+        )
+    return ZoneInfo(zone or "Asia/Jakarta")
 
 
 def _to_utc(data: dict) -> dict:
