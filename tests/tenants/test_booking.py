@@ -386,3 +386,16 @@ def test_person_nik_is_encrypted_and_found_by_blind_index(world):
     with pytest.raises(BookingError) as exc:
         register_person("Typo", dt.date(1980, 1, 1), nik="12345")
     assert exc.value.code == "invalid_nik"
+
+
+def test_void_releases_a_moved_second_dose_where_it_is_now(world):
+    """Found by the state machine: the auto-booked second dose was moved to another
+    venue, then the first dose voided; the promise must be released at the new venue."""
+    a, b = world.venues
+    booking = book_slot(world.campaign, world.slots(a)[0].id, make_person().id, now=BEFORE)
+    result = record_administration(booking.id, _lot(world, a).id, now=ON_DAY_ONE)
+    reschedule_booking(result.next_booking.id, world.slots(b)[-1].id, now=BEFORE)
+    assert counters(a, world.product) == (2, 0) and counters(b, world.product) == (3, 1)
+    void_administration(result.administration.id, "wrong person")
+    assert counters(a, world.product) == (3, 1) and counters(b, world.product) == (3, 0)
+    assert_consistent()

@@ -37,6 +37,7 @@ from tenants.stock.locks import begin_ledger
 from tenants.stock.models import Lot
 from tenants.stock.models import MovementKind
 from tenants.stock.models import Product
+from tenants.stock.models import Stock
 from tenants.stock.models import StockMovement
 from tenants.stock.services import interval_rule_for
 
@@ -305,13 +306,31 @@ def void_administration(
             Booking.follows_booking_id == row.id, Booking.status == BookingStatus.BOOKED
         )
     ).all()
-    promised = 1  # the booking is back to arrived: it holds a promise again
-    for follow_id in sorted(follow_ids):
-        follow = _transition(follow_id, ("booked",), BookingStatus.CANCELLED, cancelled_at=now)
-        if follow is not None:
-            release_seat(follow.slot_id)
-            promised -= 1  # same venue and product as the dose it follows
-    move_stock(row.venue_id, row.product_id, on_hand=1, promised=promised)
+    # Bookings first (lock order), then their slots by id, then stocks by id.
+    follows = [
+        f
+        for f in (
+            _transition(fid, ("booked",), BookingStatus.CANCELLED, cancelled_at=now)
+            for fid in sorted(follow_ids)
+        )
+        if f is not None
+    ]
+    for slot_id in sorted(f.slot_id for f in follows if f.slot_id):
+        release_seat(slot_id)
+    # The voided booking is back to arrived: the dose returns and it holds a promise
+    # again. A cancelled follow-up releases its promise where it is now booked (the
+    # person may have moved it to another venue).
+    deltas = {(row.venue_id, row.product_id): [1, 1]}
+    for f in follows:
+        deltas.setdefault((f.venue_id, f.product_id), [0, 0])[1] -= 1
+    stocks = db.session.execute(
+        sa.select(Stock.id, Stock.venue_id, Stock.product_id).where(
+            sa.tuple_(Stock.venue_id, Stock.product_id).in_(list(deltas))
+        )
+    ).all()
+    for stock in sorted(stocks, key=lambda s: s.id):
+        on_hand, promised = deltas[(stock.venue_id, stock.product_id)]
+        move_stock(stock.venue_id, stock.product_id, on_hand=on_hand, promised=promised)
     db.session.execute(
         sa.update(Lot)
         .where(Lot.tenant_id == tenant_id(), Lot.id == administration.lot_id)
