@@ -163,6 +163,7 @@ def main() -> None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f"DROP ROLE IF EXISTS {APP_ROLE}")
         admin.close()
 
 
