@@ -10,6 +10,7 @@ fails the run instead of skipping.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -59,7 +60,7 @@ def base_config(tmp: Path) -> dict:
         "TESTING": True,
         "SENTRA_ENV": "testing",
         "SECRET_KEY": "test-secret-key-that-is-long-enough-for-anything",
-        "WTF_CSRF_ENABLED": False,
+        "WTF_CSRF_ENABLED": True,
         "RATELIMIT_ENABLED": False,
         "MAIL_URL": f"file://{tmp / 'outbox'}",
         "STORAGE_URL": f"file://{tmp / 'files'}",
@@ -218,9 +219,44 @@ class IsolatedClient(FlaskClient):
     the database session with the test and with earlier requests.
     """
 
+    #: Post forms with a valid CSRF token, as a browser would after loading the form.
+    #: CSRF is on in tests, so every form test also proves the form accepts its token;
+    #: tests of the refusal itself set this to False.
+    auto_csrf = True
+
     def open(self, *args, **kwargs):
+        self._add_csrf_token(args, kwargs)
         with self.application.app_context():
             return super().open(*args, **kwargs)
+
+    def _add_csrf_token(self, args, kwargs) -> None:
+        method = kwargs.get("method", "GET").upper()
+        path = args[0] if args and isinstance(args[0], str) else kwargs.get("path", "")
+        if (
+            not self.auto_csrf
+            or method in ("GET", "HEAD", "OPTIONS")
+            or not self.application.config.get("WTF_CSRF_ENABLED", True)
+            or path.startswith("/api/")  # bearer tokens, no cookies: CSRF-exempt
+        ):
+            return
+        data = kwargs.get("data")
+        if isinstance(data, dict) and "csrf_token" not in data:
+            kwargs["data"] = {**data, "csrf_token": self.csrf_token()}
+        elif data is None and "json" in kwargs:
+            headers = dict(kwargs.get("headers") or {})
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        elif data is None:  # a form with no fields but its token (a button)
+            kwargs["data"] = {"csrf_token": self.csrf_token()}
+
+    def csrf_token(self) -> str:
+        """A token for this client's session, made the way Flask-WTF makes it."""
+        from itsdangerous import URLSafeTimedSerializer
+
+        with self.session_transaction() as session:
+            raw = session.setdefault("csrf_token", secrets.token_hex(20))
+        secret = self.application.config.get("WTF_CSRF_SECRET_KEY") or self.application.secret_key
+        return URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw)
 
 
 @pytest.fixture

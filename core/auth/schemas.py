@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import gettext as _
-from marshmallow import EXCLUDE
 from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
@@ -21,6 +20,7 @@ from marshmallow import validate
 from marshmallow import validates_schema
 
 from core.errors import DomainError
+from core.schemas import FormSchema
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 256
@@ -106,10 +106,7 @@ def _name(value: str) -> None:
         raise ValidationError(_("The name is too long (at most %(max)d characters).", max=200))
 
 
-class _FormSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class _FormSchema(FormSchema):
     @pre_load
     def _strip(self, data: dict, **kwargs) -> dict:
         cleaned = {}

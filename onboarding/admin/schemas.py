@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import pre_load
 from marshmallow import validate
 
 from core.models import TenantStatus
+from core.schemas import FormSchema
 
 
 def _strip_empty(data: dict) -> dict:
@@ -15,7 +15,7 @@ def _strip_empty(data: dict) -> dict:
     return {k: v for k, v in data.items() if v not in ("", None)}
 
 
-class TenantSearchSchema(Schema):
+class TenantSearchSchema(FormSchema):
     q = fields.String(load_default="", validate=validate.Length(max=100))
     status = fields.Enum(TenantStatus, by_value=True, load_default=None)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
@@ -25,7 +25,7 @@ class TenantSearchSchema(Schema):
         return _strip_empty(data)
 
 
-class StatusChangeSchema(Schema):
+class StatusChangeSchema(FormSchema):
     """Suspending or reactivating a tenant needs a reason the owners will read."""
 
     reason = fields.String(required=True, validate=validate.Length(min=5, max=2000))
@@ -35,7 +35,7 @@ class StatusChangeSchema(Schema):
         return _strip_empty(data)
 
 
-class ReviewerSchema(Schema):
+class ReviewerSchema(FormSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
 

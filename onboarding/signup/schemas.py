@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import pre_load
 from marshmallow import validate
 
 from core.models import TenantKind
+from core.schemas import FormSchema
 
 #: lower-case letters, digits and hyphens; starts and ends with a letter or digit
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$")
@@ -117,7 +117,7 @@ def _validate_phone(value: str) -> None:
         raise ValidationError(str(_l("Enter a phone number, e.g. +62 21 555 0100.")))
 
 
-class OrganisationSchema(Schema):
+class OrganisationSchema(FormSchema):
     """The organisation sign-up form."""
 
     kind = fields.Enum(TenantKind, by_value=True, required=True)

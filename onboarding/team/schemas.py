@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import pre_load
 from marshmallow import validate
 
 from core.models import Role
+from core.schemas import FormSchema
 
 #: roles an invitation may carry: owners are made by promoting a member, never by email
 INVITABLE_ROLES = (Role.ADMIN, Role.COORDINATOR, Role.CHECKIN)
@@ -18,7 +18,7 @@ def _strip_empty(data: dict) -> dict:
     return {k: v for k, v in data.items() if v not in ("", None)}
 
 
-class InvitationSchema(Schema):
+class InvitationSchema(FormSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     role = fields.Enum(Role, by_value=True, required=True, validate=validate.OneOf(INVITABLE_ROLES))
 
@@ -30,7 +30,7 @@ class InvitationSchema(Schema):
         return data
 
 
-class RoleChangeSchema(Schema):
+class RoleChangeSchema(FormSchema):
     role = fields.Enum(Role, by_value=True, required=True)
 
     @pre_load
@@ -38,7 +38,7 @@ class RoleChangeSchema(Schema):
         return _strip_empty(data)
 
 
-class EndDateSchema(Schema):
+class EndDateSchema(FormSchema):
     """An end date for a membership; empty clears it."""
 
     ends_on = fields.Date(load_default=None, allow_none=True)

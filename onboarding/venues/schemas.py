@@ -11,14 +11,13 @@ import re
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE
-from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import pre_load
 from marshmallow import validate
 from marshmallow import validates_schema
 
+from core.schemas import FormSchema
 from onboarding.venues.models import DocumentKind
 
 #: Indonesia's 38 provinces (2022), as written by the Ministry of Home Affairs.
@@ -119,11 +118,8 @@ def _blank_to_none(data: dict, *names: str) -> dict:
     return data
 
 
-class VenueSchema(Schema):
+class VenueSchema(FormSchema):
     """A venue's details as a tenant admin enters them."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     address = fields.String(required=True, validate=validate.Length(min=5, max=2000))
@@ -191,11 +187,8 @@ def load_venue_form(form) -> tuple[dict, dict]:
     return data, errors
 
 
-class DocumentUploadSchema(Schema):
+class DocumentUploadSchema(FormSchema):
     """The kind of document being uploaded (the file itself is checked in uploads.py)."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     kind = fields.Enum(
         DocumentKind,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
 
+from core.schemas import FormSchema
 from tenants.billing.plans import PlanCode
 
 
-class CheckoutSchema(Schema):
+class CheckoutSchema(FormSchema):
     """The upgrade form: which paid plan, and the form's own key (for idempotency)."""
 
     plan = fields.String(

@@ -137,6 +137,7 @@ def _app_with(request, app_config, **settings):
 
 def test_api_needs_no_csrf_token(app_config, request):
     client, create_tenant = _app_with(request, app_config, WTF_CSRF_ENABLED=True)
+    client.auto_csrf = False
     token = issue_key(create_tenant(), scopes=["bookings"])
     response = client.post("/api/test/venues", json={"name": "X"}, headers=bearer(token))
     assert response.status_code == 201

@@ -486,6 +486,7 @@ def csrf_on(app_config):
 
 
 def test_post_without_csrf_token_asks_to_reload(csrf_on, client, create_user):
+    client.auto_csrf = False
     user = create_user()
     response = sign_in(client, user.email)
     assert response.status_code == 400

@@ -164,7 +164,8 @@ def post_file(client, url: str, kind: str, data: bytes, name: str, content_type=
     from werkzeug.datastructures import FileStorage
     from werkzeug.test import encode_multipart
 
-    boundary, body = encode_multipart(
-        {"kind": kind, "file": FileStorage(io.BytesIO(data), name, content_type=content_type)}
-    )
+    fields = {"kind": kind, "file": FileStorage(io.BytesIO(data), name, content_type=content_type)}
+    if getattr(client, "auto_csrf", False):
+        fields["csrf_token"] = client.csrf_token()
+    boundary, body = encode_multipart(fields)
     return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
