@@ -8,9 +8,9 @@ import from here. All raise :class:`BookingError` with a ``code``.
 from tenants.booking.services.administration import AdministrationResult
 from tenants.booking.services.administration import record_administration
 from tenants.booking.services.administration import void_administration
+from tenants.booking.services.availability import SlotAvailability
+from tenants.booking.services.availability import availability
 from tenants.booking.services.common import BookingError
-from tenants.booking.services.ledger import SlotAvailability
-from tenants.booking.services.ledger import availability
 from tenants.booking.services.ledger import book_slot
 from tenants.booking.services.ledger import cancel_booking
 from tenants.booking.services.ledger import mark_no_show

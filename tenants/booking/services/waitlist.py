@@ -21,11 +21,11 @@ from tenants.booking.models import Booking
 from tenants.booking.models import BookingSource
 from tenants.booking.models import WaitlistEntry
 from tenants.booking.models import WaitlistStatus
+from tenants.booking.services.availability import availability
+from tenants.booking.services.availability import bookable_on_day
 from tenants.booking.services.common import BookingError
 from tenants.booking.services.common import tenant_id
-from tenants.booking.services.ledger import availability
 from tenants.booking.services.ledger import book_slot
-from tenants.booking.services.ledger import bookable_on_day
 from tenants.booking.services.ledger import check_campaign_open
 from tenants.booking.services.ledger import check_not_booked
 from tenants.campaigns.models import Campaign
