@@ -8,8 +8,10 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
+from sqlalchemy import inspect
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -27,7 +29,31 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+class TenantSession(FlaskSession):
+    """The session class: ``get()`` never hands out another tenant's row.
+
+    ``get()`` answers from the identity map without SQL, so neither the ORM criteria
+    nor row-level security sees it; an object loaded under another scope (a reviewer's
+    cross-tenant read, an earlier tenant in the same job) must not come back from a
+    ``get()`` made inside a tenant's context.
+    """
+
+    def get(self, entity, ident, **kwargs):
+        obj = super().get(entity, ident, **kwargs)
+        tenant_id = self.info.get("tenant_id")
+        # The tenant is read from the identity key: touching an expired attribute would
+        # reload the row under the current scope.
+        if (
+            obj is not None
+            and tenant_id is not None
+            and getattr(obj, "__tenant_owned__", False)
+            and inspect(obj).identity[0] != tenant_id
+        ):
+            return None
+        return obj
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": TenantSession})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

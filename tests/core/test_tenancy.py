@@ -531,3 +531,31 @@ def test_the_audit_log_is_append_only_for_the_app_role(pg):
         assert conn.execute("SELECT action FROM audit_log WHERE id = %s", (entry,)).fetchall() == [
             ("tests.audit.appended",)
         ]
+
+
+def test_get_does_not_hand_out_another_tenants_object_from_the_identity_map(app):
+    """session.get() answers from the identity map without SQL; entering a tenant's
+    scope must forget rows loaded for another."""
+    import sqlalchemy as sa
+
+    from core.models import Tenant
+    from core.models import TenantKind
+    from core.tenancy import Scope
+    from core.tenancy import cross_tenant
+    from core.tenancy import tenant_context
+    from onboarding.venues.models import Venue
+
+    a = Tenant(slug="idmap-a", name="A", kind=TenantKind.CLINIC)
+    b = Tenant(slug="idmap-b", name="B", kind=TenantKind.CLINIC)
+    db.session.add_all([a, b])
+    db.session.flush()
+    with tenant_context(b):
+        venue_b = Venue(name="B hall", address="x", province="Bali", city="Denpasar")
+        db.session.add(venue_b)
+        db.session.flush()
+        key = (b.id, venue_b.id)
+    db.session.commit()
+    with cross_tenant(Scope.REVIEW):
+        assert db.session.scalars(sa.select(Venue)).all()  # B's venue now in the identity map
+        with tenant_context(a):
+            assert db.session.get(Venue, key) is None
