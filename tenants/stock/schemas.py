@@ -7,13 +7,14 @@ form re-renders with a summary that links to each field.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE
 from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import pre_load
 from marshmallow import validate
 from marshmallow import validates_schema
+
+from core.schemas import FormSchema
 
 
 def _req(message) -> dict:
@@ -34,11 +35,8 @@ def _int(
     )
 
 
-class _FormSchema(Schema):
+class _FormSchema(FormSchema):
     """Strips strings and treats empty fields as missing."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     @pre_load
     def _clean(self, data, **kwargs):
