@@ -55,6 +55,7 @@ MODEL_MODULES = [
     "onboarding.venues.models",
     "onboarding.venues.cli",
     "tenants.billing.models",
+    "tenants.billing.receivers",
     "tenants.stock.models",
     "tenants.campaigns.models",
     "tenants.booking.models",

@@ -19,3 +19,11 @@ venue_approved = _signals.signal("venue-approved")
 booking_created = _signals.signal("booking-created")
 #: sender: the User; kwargs: tenant (or None)
 user_signed_in = _signals.signal("user-signed-in")
+
+# Vetoes: sent before a change; a receiver refuses it by raising a DomainError (e.g.
+# billing when the plan's limit is reached). Lets onboarding ask tenants/billing without
+# importing it.
+#: sender: the tenant id; sent before a venue is added
+venue_adding = _signals.signal("venue-adding")
+#: sender: the tenant id; sent before a staff member is invited or joins
+member_adding = _signals.signal("member-adding")

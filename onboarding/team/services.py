@@ -30,6 +30,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeSerializer
 
+from core import signals
 from core.access import ROLE_RANK
 from core.audit import log_action
 from core.db import utcnow
@@ -173,6 +174,7 @@ def invite_member(tenant: Tenant, actor: Membership, *, email: str, role: Role) 
     if role not in INVITABLE_ROLES:
         raise TeamError(_("Invite as admin, coordinator or check-in staff."), code="role_invalid")
     _require_manager(actor, role)
+    signals.member_adding.send(tenant.id)
     member = db.session.scalar(
         sa.select(Membership)
         .join(User, User.id == Membership.user_id)
@@ -296,6 +298,7 @@ def accept_invitation(token: str, user: User) -> Membership:
             code="invitation_wrong_user",
             status=403,
         )
+    signals.member_adding.send(invitation.tenant_id)
     tenant = db.session.get(Tenant, invitation.tenant_id)
     with tenant_context(tenant):
         membership = db.session.get(Membership, (tenant.id, user.id))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from core import signals
 from core.audit import log_action
 from core.db import utcnow
 from core.errors import Conflict
@@ -28,6 +29,7 @@ from core.models import User
 from core.storage import delete_after_commit
 from core.storage import get_storage
 from core.storage import tenant_key
+from core.tenancy import current_tenant_id
 from onboarding.venues.models import REQUIRED_KINDS
 from onboarding.venues.models import DocumentKind
 from onboarding.venues.models import Venue
@@ -75,7 +77,8 @@ def _refuse_unless_editable(venue: Venue) -> None:
 
 
 def create_venue(data: dict, actor: User) -> Venue:
-    """Add a draft venue to the current tenant."""
+    """Add a draft venue to the current tenant (refused when the plan's venues are used up)."""
+    signals.venue_adding.send(current_tenant_id())
     venue = Venue(**{k: data[k] for k in VENUE_FIELDS if k in data})
     venue.status = VenueStatus.DRAFT
     db.session.add(venue)

@@ -681,6 +681,19 @@ def test_venue_and_seat_limits_of_the_plan(app, client, org):
     page = client.get(f"/o/{org.tenant.slug}/billing/")
     assert page.data.count(b"limit reached") == 2  # venues and seats, not bookings
 
+    # Onboarding asks billing before adding either, and nothing is saved when refused.
+    from tests.onboarding.venue_support import VENUE_FORM
+
+    refused = client.post(f"/o/{org.tenant.slug}/venues/new", data=VENUE_FORM)
+    assert refused.status_code == 402 and b"venues are used up" in refused.data
+    invited = client.post(
+        f"/o/{org.tenant.slug}/team/invitations",
+        data={"email": "new@example.test", "role": "checkin"},
+    )
+    assert invited.status_code == 402 and b"staff seats are used up" in invited.data
+    with tenant_context(org.tenant):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Venue)) == 1
+
 
 def test_month_bounds_follow_western_indonesia_time():
     # 2026-03-31 18:00 UTC is already 1 April 01:00 in Jakarta.
