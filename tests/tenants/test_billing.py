@@ -816,3 +816,32 @@ def test_rls_keeps_billing_rows_to_their_tenant(
 
 def test_webhook_answers_post_only(client):
     assert client.get(WEBHOOK).status_code == 405
+
+
+def test_the_ledger_refuses_online_bookings_past_the_limit_but_never_walk_ins(app, monkeypatch):
+    """booking_allowed is asked by book_slot for online bookings only: a walk-in (and so
+    anyone already at the door) is never refused for the plan or for payment."""
+    from tenants.booking.services import BookingError
+    from tenants.booking.services import book_slot
+    from tenants.booking.services import register_walk_in
+    from tests.tenants.ledger_support import BEFORE
+    from tests.tenants.ledger_support import ON_DAY_ONE
+    from tests.tenants.ledger_support import counters
+    from tests.tenants.ledger_support import make_person
+    from tests.tenants.ledger_support import scoped_world
+
+    monkeypatch.setitem(
+        PLANS, PlanCode.TRIAL, dataclasses.replace(PLANS[PlanCode.TRIAL], max_bookings_per_month=0)
+    )
+    tenant, world = scoped_world()
+    with tenant_context(tenant):
+        venue = world.venues[0]
+        slot = world.slots(venue)[0]
+        with pytest.raises(BookingError) as refused:
+            book_slot(world.campaign, slot.id, make_person().id, now=BEFORE)
+        assert refused.value.code == "plan_limit"
+        db.session.rollback()
+        assert counters(venue, world.product) == (20, 0)  # nothing taken
+        walk_in = register_walk_in(world.campaign, venue.id, make_person().id, now=ON_DAY_ONE)
+        assert walk_in.id is not None
+        assert counters(venue, world.product) == (20, 1)

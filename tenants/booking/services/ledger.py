@@ -25,6 +25,7 @@ from core.models import Tenant
 from core.models import TenantStatus
 from core.signals import booking_created
 from onboarding.venues.models import Venue
+from tenants.billing.queries import booking_allowed
 from tenants.booking.models import Booking
 from tenants.booking.models import BookingSource
 from tenants.booking.models import BookingStatus
@@ -266,6 +267,12 @@ def book_slot(
     check_age(campaign, checks.date_of_birth, now.date())
     if checks.existing_status is not None:
         raise duplicate_error(dose_number, checks.existing_status, checks.existing_starts_at)
+    if source in (BookingSource.ONLINE, BookingSource.WAITLIST):
+        # The plan's monthly bookings and the tenant's payment standing; never asked for
+        # walk-ins, second doses or reschedules: nobody is turned away at the door.
+        allowance = booking_allowed(campaign.tenant_id, now)
+        if not allowance.allowed:
+            raise BookingError(allowance.public_message, code=allowance.reason, status=409)
     seat = take_seat(slot_id, Slot.campaign_id == campaign.id, Slot.starts_at > now)
     if seat is None:
         raise _diagnose_slot(campaign, slot_id, now)
