@@ -18,6 +18,7 @@ inline) and always carry ``X-Content-Type-Options: nosniff``.
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 import re
@@ -107,25 +108,30 @@ def _check_content_type(content_type: str) -> str:
     return content_type
 
 
-class Storage:
+class Storage(abc.ABC):
     """The interface both backends implement (see the module docstring)."""
 
+    @abc.abstractmethod
     def put(self, key: str, data: Data, content_type: str) -> None:
-        raise NotImplementedError
+        """Store ``data`` under ``key`` (replacing what was there)."""
 
     def read(self, key: str) -> bytes:
         with self.open(key) as stream:
             return stream.read()
 
+    @abc.abstractmethod
     def open(self, key: str) -> BinaryIO:
-        raise NotImplementedError
+        """A binary stream of the object; FileNotFoundError if there is none."""
 
+    @abc.abstractmethod
     def delete(self, key: str) -> None:
-        raise NotImplementedError
+        """Remove the object; nothing happens if it is gone already."""
 
+    @abc.abstractmethod
     def exists(self, key: str) -> bool:
-        raise NotImplementedError
+        """Whether an object is stored under ``key``."""
 
+    @abc.abstractmethod
     def url(
         self,
         key: str,
@@ -135,7 +141,7 @@ class Storage:
         content_type: str | None = None,
         inline: bool = False,
     ) -> str:
-        raise NotImplementedError
+        """A short-lived link to download the object (attachment unless ``inline``)."""
 
 
 class LocalStorage(Storage):
