@@ -195,7 +195,7 @@ def _bomb() -> UploadRejected:
 
 
 class _TooManyPixels(Exception):
-    pass
+    """The image declares more pixels than MAX_IMAGE_PIXELS allows (a decompression bomb)."""
 
 
 def _open_image(data: bytes) -> Image.Image:
