@@ -60,6 +60,7 @@ MODEL_MODULES = [
     "tenants.campaigns.models",
     "tenants.booking.models",
     "tenants.booking.cli",
+    "tenants.booking.jobs",
     "onboarding.signup.models",
     "onboarding.team.models",
 ]

@@ -62,18 +62,15 @@ def recount_stock_command(slug: str | None, fix: bool) -> None:
 @click.option("--tenant", "slug", help="Only this tenant (slug); default: every tenant.")
 @with_appcontext
 def expire_stock_command(slug: str | None) -> None:
-    """Daily: take expired lots off hand and move unanswered waitlist offers on."""
-    from tenants.booking.services import expire_offers
-    from tenants.booking.transaction import run_in_transaction
-    from tenants.stock.services import expire_lots
+    """Take expired lots off hand and move unanswered waitlist offers on (the scheduler
+    runs the same hourly as the `stock-expiry` job)."""
+    from tenants.booking.jobs import expire_for_tenant
 
     query = sa.select(Tenant).order_by(Tenant.slug)
     if slug:
         query = query.where(Tenant.slug == slug)
     for tenant in db.session.scalars(query).all():
-        with tenant_context(tenant):
-            report = run_in_transaction(expire_lots)
-            offers = run_in_transaction(expire_offers)
+        report, offers = expire_for_tenant(tenant.id)
         for lot_id, doses in report.expired.items():
             click.echo(f"{tenant.slug}: lot {lot_id}: {doses} dose(s) expired")
         for lot_id, doses in report.shortfall.items():

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from core.extensions import db
 from core.tenancy import tenant_context
+from onboarding.venues.models import Venue
 from tenants.booking.recount import recount_stock
 from tenants.booking.services import book_slot
 from tenants.booking.services import cancel_booking
@@ -286,3 +287,29 @@ def test_expire_stock_command_reports_expiry_and_shortfall(app, runner):
     with tenant_context(tenant):
         assert counters(venue, world.product) == (0, 0)
         assert_consistent()
+
+
+def test_expiry_runs_by_itself_from_the_scheduler_across_tenants(app):
+    """The `stock-expiry` periodic job expires every tenant's lots (SYSTEM scope, then
+    each tenant's own context), so nobody has to remember the command."""
+    from core.jobs import PERIODIC
+    from core.jobs import execute
+    from tenants.stock.models import Product
+
+    job = next(j for j in PERIODIC if j.name == "stock-expiry")
+    ids = []
+    for _ in range(2):
+        tenant = make_tenant()
+        with tenant_context(tenant):
+            world = build_world(doses=None, venues=1)
+            venue, product = world.venues[0], world.product
+            receive_lot(venue.id, product.id, "OLD", dt.date(2030, 1, 10), doses=2, today=TODAY)
+            db.session.commit()
+            ids.append((tenant.id, venue.id, product.id))
+    assert execute(job.path, None, str(job.scope), {"today": "2030-01-09"}) == 0
+    assert execute(job.path, None, str(job.scope), {"today": "2030-01-10"}) == 4
+    for tenant_id, venue_id, product_id in ids:  # the job's session is gone: load again
+        with tenant_context(tenant_id):
+            venue = db.session.get(Venue, (tenant_id, venue_id))
+            assert counters(venue, db.session.get(Product, product_id)) == (0, 0)
+            assert_consistent()
