@@ -179,30 +179,3 @@ def assert_consistent() -> None:
 
     drifts = recount_stock()
     assert drifts == [], [str(d) for d in drifts]
-
-
-def ensure_catalogue(request) -> None:
-    """Put the seeded platform catalogue back on PostgreSQL if a previous test's
-    truncation (tests/conftest.py empties every table) removed it. The seed comes from
-    the migration itself, inserted as the owner (the app role may not write it)."""
-    if db.engine.dialect.name != "postgresql":
-        return
-    if db.session.scalar(
-        sa.select(sa.func.count()).select_from(Product).where(Product.owner_tenant_id.is_(None))
-    ):
-        return
-    db.session.rollback()
-    import importlib.util
-    from pathlib import Path
-
-    path = next(Path(__file__).parents[2].glob("migrations/versions/*_0020_ledger.py"))
-    spec = importlib.util.spec_from_file_location("ledger_migration", path)
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
-    product, rule = migration.catalogue_tables()
-    products, rules = migration.catalogue_rows()
-    engine = sa.create_engine(request.getfixturevalue("postgres")["owner_url"])
-    with engine.begin() as conn:
-        conn.execute(product.insert(), products)
-        conn.execute(rule.insert(), rules)
-    engine.dispose()

@@ -16,16 +16,14 @@ from tests.tenants.ledger_support import START
 from tests.tenants.ledger_support import assert_consistent
 from tests.tenants.ledger_support import build_world
 from tests.tenants.ledger_support import counters
-from tests.tenants.ledger_support import ensure_catalogue
 from tests.tenants.ledger_support import make_tenant
 
 _nik = iter(range(3171020202900001, 3171020202999999))
 
 
 @pytest.fixture
-def world(app, request):
+def world(app):
     """A tenant with two venues (1 station each, 3 doses each) and a published campaign."""
-    ensure_catalogue(request)
     tenant = make_tenant()
     with tenant_context(tenant):
         built = build_world(venues=2, stations=1, doses=3)

@@ -26,7 +26,6 @@ from core.tenancy import tenant_context
 from tests.api_support import issue_key
 from tests.api_support import make_venues
 from tests.tenants.ledger_support import build_world
-from tests.tenants.ledger_support import ensure_catalogue
 from tests.tenants.ledger_support import make_tenant
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -50,9 +49,8 @@ def live_server(app):
 
 
 def test_schemathesis_finds_no_server_error_or_schema_violation(
-    live_server, create_tenant, tmp_path, request
+    live_server, create_tenant, tmp_path
 ):
-    ensure_catalogue(request)
     tenant = make_tenant()
     with tenant_context(tenant):
         build_world(venues=2, stations=2, doses=10)  # venues, a published campaign, slots

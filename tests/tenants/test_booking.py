@@ -39,14 +39,12 @@ from tests.tenants.ledger_support import assert_consistent
 from tests.tenants.ledger_support import booked
 from tests.tenants.ledger_support import build_world
 from tests.tenants.ledger_support import counters
-from tests.tenants.ledger_support import ensure_catalogue
 from tests.tenants.ledger_support import make_person
 from tests.tenants.ledger_support import make_tenant
 
 
 @pytest.fixture
-def world(app, request):
-    ensure_catalogue(request)
+def world(app):
     tenant = make_tenant()
     with tenant_context(tenant):
         yield build_world(venues=2, stations=2, doses=3)

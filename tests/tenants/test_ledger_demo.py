@@ -13,11 +13,9 @@ from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
 from tenants.campaigns.models import Slot
 from tenants.stock.models import Stock
-from tests.tenants.ledger_support import ensure_catalogue
 
 
-def test_seed_demo_builds_bookable_campaigns(app, runner, request):
-    ensure_catalogue(request)
+def test_seed_demo_builds_bookable_campaigns(app, runner):
     result = runner.invoke(args=["sentra", "seed-demo"])
     assert result.exit_code == 0, result.output
     expected = {"demo-clinic": Audience.PUBLIC, "demo-company": Audience.EMPLOYEES}

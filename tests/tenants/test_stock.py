@@ -33,7 +33,6 @@ from tests.tenants.ledger_support import TODAY
 from tests.tenants.ledger_support import assert_consistent
 from tests.tenants.ledger_support import build_world
 from tests.tenants.ledger_support import counters
-from tests.tenants.ledger_support import ensure_catalogue
 from tests.tenants.ledger_support import make_person
 from tests.tenants.ledger_support import make_tenant
 from tests.tenants.ledger_support import make_venue
@@ -42,8 +41,7 @@ from tests.tenants.ledger_support import short_interval_product
 
 
 @pytest.fixture
-def tenant(app, request):
-    ensure_catalogue(request)
+def tenant(app):
     tenant = make_tenant()
     with tenant_context(tenant):
         yield tenant
@@ -75,8 +73,7 @@ def test_catalogue_is_seeded_with_the_domain_vaccines_and_dated_rules(tenant):
     assert interval_rule_for(pfizer.id, 1, dt.date(2019, 1, 1)) is None
 
 
-def test_a_tenants_own_product_is_invisible_to_other_tenants(app, request):
-    ensure_catalogue(request)
+def test_a_tenants_own_product_is_invisible_to_other_tenants(app):
     first, second = make_tenant(), make_tenant()
     with tenant_context(first):
         own = short_interval_product()
@@ -102,8 +99,7 @@ def test_a_tenants_own_product_is_invisible_to_other_tenants(app, request):
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])  # row-level security is PostgreSQL's
-def test_tenants_cannot_write_the_platform_catalogue(app, request):
-    ensure_catalogue(request)
+def test_tenants_cannot_write_the_platform_catalogue(app):
     tenant = make_tenant()
     with tenant_context(tenant):
         db.session.add(Product(owner_tenant_id=None, name="Fake", manufacturer="x"))
@@ -228,8 +224,7 @@ def test_recount_reports_and_fixes_drift(tenant):
     assert recount_stock() == []
 
 
-def test_recount_command_reports_drift_and_exits_nonzero(app, runner, request):
-    ensure_catalogue(request)
+def test_recount_command_reports_drift_and_exits_nonzero(app, runner):
     tenant = make_tenant()
     with tenant_context(tenant):
         world = build_world(doses=5, venues=1)
