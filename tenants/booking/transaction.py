@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from core.extensions import db
 from tenants.booking.services.common import BookingError
-from tenants.stock.i18n import _
 from tenants.stock.locks import is_retryable
 
 T = TypeVar("T")

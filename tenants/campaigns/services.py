@@ -10,6 +10,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from core.audit import log_action
 from core.db import utcnow
@@ -26,7 +27,6 @@ from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
 from tenants.campaigns.models import CampaignVenue
 from tenants.campaigns.models import Slot
-from tenants.stock.i18n import _
 from tenants.stock.locks import begin_ledger
 from tenants.stock.services import get_product
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 
@@ -26,7 +27,6 @@ from core.ids import uuid7
 from core.models import User
 from core.tenancy import current_tenant_id
 from onboarding.venues.models import Venue
-from tenants.stock.i18n import _
 from tenants.stock.locks import begin_ledger
 from tenants.stock.models import IntervalRule
 from tenants.stock.models import Lot

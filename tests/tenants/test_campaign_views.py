@@ -16,7 +16,7 @@ from onboarding.venues.models import Venue
 from onboarding.venues.models import VenueStatus
 from tenants.booking.services import availability
 from tenants.booking.services import book_slot
-from tenants.booking.services.ledger import bookable_on_day
+from tenants.booking.services.availability import bookable_on_day
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
 from tenants.campaigns.models import CampaignVenue

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from core.audit import log_action
 from core.db import utcnow
@@ -32,7 +33,6 @@ from tenants.booking.services.ledger import fresh_booking
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
 from tenants.campaigns.models import Slot
-from tenants.stock.i18n import _
 from tenants.stock.locks import begin_ledger
 from tenants.stock.models import Lot
 from tenants.stock.models import MovementKind

@@ -7,13 +7,13 @@ import uuid
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from core.errors import DomainError
 from core.extensions import db
 from core.tenancy import current_tenant_id
 from tenants.campaigns.models import Slot
 from tenants.campaigns.models import WalkInDay
-from tenants.stock.i18n import _
 from tenants.stock.models import Stock
 
 NO_SYNC = {"synchronize_session": False}

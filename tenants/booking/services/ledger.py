@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from core.db import utcnow
 from core.extensions import db
@@ -44,7 +45,6 @@ from tenants.campaigns.models import CampaignStatus
 from tenants.campaigns.models import CampaignVenue
 from tenants.campaigns.models import Slot
 from tenants.campaigns.models import WalkInDay
-from tenants.stock.i18n import _
 from tenants.stock.locks import begin_ledger
 from tenants.stock.locks import lock_timeout_column
 from tenants.stock.locks import mark_ledger_begun
@@ -505,9 +505,3 @@ def register_walk_in(
     )
     booking_created.send(booking)
     return booking
-
-
-# Re-exported: availability lived here before it got its own module.
-from tenants.booking.services.availability import SlotAvailability  # noqa: E402, F401
-from tenants.booking.services.availability import availability  # noqa: E402, F401
-from tenants.booking.services.availability import bookable_on_day  # noqa: E402, F401

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from core import crypto
 from core.extensions import db
@@ -13,7 +14,6 @@ from core.ids import uuid7
 from tenants.booking.models import Person
 from tenants.booking.models import Sex
 from tenants.booking.services.common import BookingError
-from tenants.stock.i18n import _
 
 _NIK = re.compile(r"^\d{16}$")
 

@@ -14,6 +14,7 @@ import uuid
 
 import sqlalchemy as sa
 from blinker import Namespace
+from flask_babel import gettext as _
 
 from core.db import utcnow
 from core.extensions import db
@@ -30,7 +31,6 @@ from tenants.booking.services.ledger import check_campaign_open
 from tenants.booking.services.ledger import check_not_booked
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import Slot
-from tenants.stock.i18n import _
 
 _signals = Namespace()
 #: sender: the WaitlistEntry just offered a seat (receivers enqueue the email after commit)
