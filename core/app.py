@@ -56,6 +56,7 @@ MODEL_MODULES = [
     "onboarding.venues.cli",
     "tenants.billing.models",
     "tenants.billing.receivers",
+    "tenants.billing.jobs",
     "tenants.stock.models",
     "tenants.campaigns.models",
     "tenants.booking.models",

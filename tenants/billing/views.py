@@ -28,7 +28,6 @@ from core.extensions import limiter
 from core.models import Role
 from core.tenancy import Scope
 from core.tenancy import cross_tenant
-from tenants.billing import jobs  # noqa: F401  (registers the periodic grace job)
 from tenants.billing import queries
 from tenants.billing import services
 from tenants.billing import webhooks
