@@ -3,8 +3,9 @@
 - ``platform/`` holds deployment files and must never become a Python package: a
   top-level package named ``platform`` shadows the standard library's module and
   breaks ``import uuid``, and with it Flask, SQLAlchemy and pytest.
-- Packaging lists packages explicitly, so every package directory must be listed or
-  a built distribution silently lacks it.
+- Packaging finds packages only under the three code roots, and every directory of
+  Python files there is a package, so a built distribution lacks none of them and
+  never picks up ``platform/``.
 - Dependencies point one way: tenants → onboarding → core.
 - ``wsgi.py`` only creates the app.
 - The files in ``platform/`` are consistent with the code (no container runtime runs
@@ -80,7 +81,7 @@ def test_import_platform_gives_the_standard_library():
 
 
 def test_no_top_level_name_of_ours_is_a_standard_library_module():
-    ours = {name.split(".")[0] for name in _pyproject()["tool"]["setuptools"]["packages"]}
+    ours = {name.split(".")[0] for name in _distributed_packages()}
     for entry in ROOT.iterdir():
         if entry.is_dir() and (entry / "__init__.py").exists():
             ours.add(entry.name)
@@ -94,10 +95,15 @@ def test_no_top_level_name_of_ours_is_a_standard_library_module():
 # --- packaging ---------------------------------------------------------------------------
 
 
-def test_pyproject_lists_every_package_explicitly():
-    setuptools = _pyproject()["tool"]["setuptools"]
-    listed = setuptools["packages"]
-    assert isinstance(listed, list), "packages must be an explicit list, not find:"
+def _distributed_packages() -> set[str]:
+    """The packages a build would ship, found the way setuptools finds them."""
+    import setuptools
+
+    find = _pyproject()["tool"]["setuptools"]["packages"]["find"]
+    return set(setuptools.find_packages(where=str(ROOT), include=find["include"]))
+
+
+def test_the_build_ships_every_package_and_nothing_else():
     on_disk = set()
     for root in PACKAGE_ROOTS:
         for directory in [ROOT / root, *(p for p in (ROOT / root).rglob("*") if p.is_dir())]:
@@ -109,10 +115,7 @@ def test_pyproject_lists_every_package_explicitly():
             assert is_package or not has_code, f"{rel} has Python files but no __init__.py"
             if is_package:
                 on_disk.add(".".join(rel.parts))
-    missing = on_disk - set(listed)
-    assert not missing, f"add to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
-    stale = set(listed) - on_disk
-    assert not stale, f"listed in pyproject.toml but not a package on disk: {sorted(stale)}"
+    assert _distributed_packages() == on_disk
     assert set(PACKAGE_ROOTS) <= on_disk
 
 
@@ -329,7 +332,7 @@ def test_containerfile_copies_every_package():
     for line in text.splitlines():
         if line.startswith("COPY "):
             copied.update(Path(part).name for part in line.split()[1:-1])
-    top_level = {p.split(".")[0] for p in _pyproject()["tool"]["setuptools"]["packages"]}
+    top_level = {p.split(".")[0] for p in _distributed_packages()}
     needed = top_level | {"migrations", "platform", "wsgi.py", "pyproject.toml"}
     assert needed <= copied, f"not copied into the image: {sorted(needed - copied)}"
     for name in copied:

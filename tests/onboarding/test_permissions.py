@@ -510,6 +510,11 @@ ROUTES: dict[str, Case] = {
     "api_v1.reschedule": Case(everyone(UNAUTHORIZED), lambda w: {"booking_id": uuid7()}),
     "api_v1.openapi_json": Case(everyone()),
     "api_v1.docs": Case(everyone()),
+    # --- public booking page (issue 5) ---
+    # --- vouchers and manage-booking links (issue 5) ---
+    # --- rosters, eligibility, priority groups (issue 4) ---
+    # --- on site: check-in, screening, administration, board (issue 6) ---
+    # --- reporting, dashboards, exports (issue 7) ---
 }
 
 
