@@ -1,4 +1,4 @@
-"""Campaign services: create, generate slots, set capacity, publish, close.
+"""Campaign services: create, change a draft, generate slots, set capacity, publish, close.
 
 Run inside ``tenant_context``; services flush, the caller commits.
 """
@@ -22,6 +22,7 @@ from core.models import User
 from core.tenancy import current_tenant_id
 from onboarding.venues.models import Venue
 from onboarding.venues.models import VenueStatus
+from tenants.booking.services.common import day_bounds
 from tenants.campaigns.models import Audience
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
@@ -41,7 +42,7 @@ class CampaignError(DomainError):
 def _tenant_id() -> uuid.UUID:
     tenant_id = current_tenant_id()
     if tenant_id is None:
-        raise RuntimeError(_("campaign services run inside tenant_context()"))
+        raise RuntimeError("campaign services run inside tenant_context()")
     return tenant_id
 
 
@@ -58,6 +59,45 @@ def _approved_venue(venue_id: uuid.UUID) -> Venue:
             code="venue_not_approved",
         )
     return venue
+
+
+def _checked_shape(
+    *,
+    product_id: uuid.UUID,
+    slug: str,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    venue_ids: list[uuid.UUID],
+    doses_offered: list[int],
+    campaign_id: uuid.UUID | None = None,
+):
+    """The rules a campaign's shape obeys, for creating and for changing a draft alike.
+
+    Returns the product, the normalised slug and doses, and the venues by id in the order
+    given. ``campaign_id`` is the campaign being changed (its own slug is not taken).
+    """
+    product = get_product(product_id)
+    slug = slug.strip().lower()
+    if not slug or not all(c.isalnum() or c == "-" for c in slug):
+        raise CampaignError(_("Use letters, digits and dashes for the address."), code="invalid")
+    if ends_on < starts_on:
+        raise CampaignError(_("The campaign ends before it starts."), code="invalid")
+    doses = sorted({int(d) for d in doses_offered})
+    last = product.doses_in_series + (1 if product.booster else 0)
+    if not doses or doses[0] < 1 or doses[-1] > last:
+        raise CampaignError(
+            _("%(name)s is given as doses 1 to %(last)s.", name=product.name, last=last),
+            code="invalid_doses",
+        )
+    if not venue_ids:
+        raise CampaignError(_("Choose at least one venue."), code="invalid")
+    venues = {v: _approved_venue(v) for v in dict.fromkeys(venue_ids)}
+    taken = sa.select(Campaign.id).where(Campaign.slug == slug)
+    if campaign_id is not None:
+        taken = taken.where(Campaign.id != campaign_id)
+    if db.session.scalar(taken):
+        raise CampaignError(_("Another campaign uses this address already."), code="slug_taken")
+    return product, slug, doses, venues
 
 
 def create_campaign(
@@ -79,24 +119,14 @@ def create_campaign(
     walk_ins_per_day: int = 0,
 ) -> Campaign:
     """Create a draft campaign at approved venues."""
-    product = get_product(product_id)
-    slug = slug.strip().lower()
-    if not slug or not all(c.isalnum() or c == "-" for c in slug):
-        raise CampaignError(_("Use letters, digits and dashes for the address."), code="invalid")
-    if ends_on < starts_on:
-        raise CampaignError(_("The campaign ends before it starts."), code="invalid")
-    doses = sorted({int(d) for d in doses_offered})
-    last = product.doses_in_series + (1 if product.booster else 0)
-    if not doses or doses[0] < 1 or doses[-1] > last:
-        raise CampaignError(
-            _("%(name)s is given as doses 1 to %(last)s.", name=product.name, last=last),
-            code="invalid_doses",
-        )
-    if not venue_ids:
-        raise CampaignError(_("Choose at least one venue."), code="invalid")
-    venues = [_approved_venue(v) for v in dict.fromkeys(venue_ids)]
-    if db.session.scalar(sa.select(Campaign.id).where(Campaign.slug == slug)):
-        raise CampaignError(_("Another campaign uses this address already."), code="slug_taken")
+    product, slug, doses, venues = _checked_shape(
+        product_id=product_id,
+        slug=slug,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        venue_ids=venue_ids,
+        doses_offered=doses_offered,
+    )
     campaign = Campaign(
         name=name.strip(),
         slug=slug,
@@ -115,10 +145,91 @@ def create_campaign(
     )
     db.session.add(campaign)
     db.session.flush()
-    for venue in venues:
-        db.session.add(CampaignVenue(campaign_id=campaign.id, venue_id=venue.id))
+    for venue_id in venues:
+        db.session.add(CampaignVenue(campaign_id=campaign.id, venue_id=venue_id))
     db.session.flush()
     return campaign
+
+
+def update_campaign(
+    campaign: Campaign,
+    *,
+    name: str,
+    slug: str,
+    audience: Audience,
+    product_id: uuid.UUID,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    venue_ids: list[uuid.UUID],
+    doses_offered: list[int],
+    slot_minutes: int,
+    seats_per_slot: int | None = None,
+    opens_at: dt.datetime | None = None,
+    closes_at: dt.datetime | None = None,
+    min_age_years: int | None = None,
+    max_age_years: int | None = None,
+    walk_ins_per_day: int = 0,
+    actor: User | None = None,
+) -> int:
+    """Change a draft with the same rules as creating; return how many slots were removed.
+
+    Only drafts change: nobody can have booked them yet, so slots that no longer fit the
+    new dates, venues or slot length are removed (generate slots again to fill the new
+    shape).
+    """
+    if campaign.status != CampaignStatus.DRAFT:
+        raise CampaignError(
+            _("Only a draft campaign can be changed; this one is already published."),
+            code="not_draft",
+        )
+    product, slug, doses, venues = _checked_shape(
+        product_id=product_id,
+        slug=slug,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        venue_ids=venue_ids,
+        doses_offered=doses_offered,
+        campaign_id=campaign.id,
+    )
+    removed = 0
+    current = set(campaign_venue_ids(campaign))
+    gone = current - set(venues)
+    reshape = slot_minutes != campaign.slot_minutes
+    for venue_id in current:
+        query = sa.delete(Slot).where(
+            Slot.campaign_id == campaign.id, Slot.venue_id == venue_id, Slot.booked == 0
+        )
+        if venue_id not in gone and not reshape:
+            zone = venues[venue_id].timezone
+            start = day_bounds(starts_on, zone)[0]
+            end = day_bounds(ends_on, zone)[1]
+            query = query.where(sa.or_(Slot.starts_at < start, Slot.starts_at >= end))
+        removed += db.session.execute(query.execution_options(synchronize_session=False)).rowcount
+    if gone:
+        db.session.execute(
+            sa.delete(CampaignVenue)
+            .where(CampaignVenue.campaign_id == campaign.id, CampaignVenue.venue_id.in_(gone))
+            .execution_options(synchronize_session=False)
+        )
+    for venue_id in venues:
+        if venue_id not in current:
+            db.session.add(CampaignVenue(campaign_id=campaign.id, venue_id=venue_id))
+
+    campaign.name = name.strip()
+    campaign.slug = slug
+    campaign.audience = Audience(audience)
+    campaign.product_id = product.id
+    campaign.doses_offered = doses
+    campaign.starts_on, campaign.ends_on = starts_on, ends_on
+    campaign.slot_minutes = slot_minutes
+    campaign.seats_per_slot = seats_per_slot
+    campaign.opens_at, campaign.closes_at = opens_at, closes_at
+    campaign.min_age_years = min_age_years if min_age_years is not None else product.min_age_years
+    campaign.max_age_years = max_age_years if max_age_years is not None else product.max_age_years
+    campaign.walk_ins_per_day = walk_ins_per_day
+    log_action(campaign, "campaigns.campaign.updated", actor, {"slots_removed": removed})
+    db.session.flush()
+    return removed
 
 
 def campaign_venue_ids(campaign: Campaign) -> list[uuid.UUID]:

@@ -36,7 +36,6 @@ from tenants.booking.services.common import day_bounds
 from tenants.booking.services.common import local_day
 from tenants.booking.transaction import run_in_transaction
 from tenants.campaigns import services
-from tenants.campaigns.editing import update_campaign
 from tenants.campaigns.models import Audience
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
@@ -187,7 +186,7 @@ def edit(campaign_id):
     if errors:
         return _form_page(campaign, request.form, errors, 422)
     try:
-        removed = update_campaign(campaign, actor=_actor(), **_to_utc(data))
+        removed = services.update_campaign(campaign, actor=_actor(), **_to_utc(data))
     except DomainError as exc:
         return _form_page(campaign, request.form, {"form": exc.message}, exc.status)
     if removed:
