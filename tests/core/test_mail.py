@@ -10,9 +10,7 @@ import datetime as dt
 import email
 import logging
 import smtplib
-import socket
 import threading
-import time
 import uuid
 from email import policy
 from pathlib import Path
@@ -36,6 +34,9 @@ from core.models import OutboxStatus
 from core.tenancy import Scope
 from core.tenancy import cross_tenant
 from core.tenancy import tenant_context
+from tests.mail_support import Inbox
+from tests.mail_support import SMTPServer
+from tests.mail_support import free_port
 
 mail_templates = Blueprint("mail_test_templates", __name__, template_folder="templates")
 
@@ -44,51 +45,6 @@ mail_templates = Blueprint("mail_test_templates", __name__, template_folder="tem
 def send_hello_view():
     """A view that sends mail, as a sign-up does: the app commits at the edge."""
     return {"outbox_id": str(hello().id)}
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives."""
-
-    def __init__(self):
-        self.received: list[tuple[str, list[str], bytes]] = []
-        self.delay = 0.0
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            time.sleep(self.delay)  # a slow server: the sender is still "sending"
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[email.message.EmailMessage]:
-        return [email.message_from_bytes(c, policy=policy.default) for _, _, c in self.received]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class SMTPServer:
-    """A real SMTP server on 127.0.0.1 that can be started late (to play "it was down")."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.inbox = Inbox()
-        self.controller: Controller | None = None
-
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller:
-            self.controller.stop()
-            self.controller = None
 
 
 @pytest.fixture

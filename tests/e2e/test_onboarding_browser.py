@@ -10,96 +10,16 @@ sees its venue approved and its status active.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import shutil
-import socket
-import threading
 from pathlib import Path
 
 import pyotp
-import pytest
 from PIL import Image
 
-from tests.conftest import base_config
-from tests.conftest import unavailable
+from tests.e2e.conftest import mail_link
 from tests.onboarding.venue_support import pdf_bytes
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "kuat-sekali-2026-sandi"
-
-
-@pytest.fixture
-def live_server(tmp_path, sqlite_template):
-    """The app on a free loopback port: (base URL, app, mail directory)."""
-    from werkzeug.serving import make_server
-
-    from core.app import create_app
-
-    db_path = tmp_path / "e2e.db"
-    shutil.copyfile(sqlite_template, db_path)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}"
-    app = create_app(
-        {
-            **base_config(tmp_path),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-            "MIGRATION_DATABASE_URL": f"sqlite:///{db_path}",
-            "BASE_URL": base_url,
-            "WTF_CSRF_ENABLED": True,  # the browser posts real forms
-            "TESTING": False,
-        }
-    )
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield base_url, app, tmp_path / "outbox"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-        with app.app_context():
-            from core.extensions import db
-
-            db.engine.dispose()
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        unavailable("chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        unavailable("playwright", str(exc))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _mail_link(outbox: Path, to: str, pattern: str) -> str:
-    for path in sorted(outbox.glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if message["To"] == to:
-            text = message.get_body(("plain",)).get_content()
-            if found := re.search(pattern, text):
-                return found.group(0)
-    raise AssertionError(f"no mail to {to} with a link like {pattern}")
 
 
 def _photo(tmp_path: Path, name: str, color: str) -> Path:
@@ -148,7 +68,7 @@ def test_clinic_signs_up_and_gets_its_venue_approved(live_server, browser, tmp_p
     page.get_by_label("Email").fill("dewi@kliniksehat.test")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    link = _mail_link(outbox, "dewi@kliniksehat.test", r"http://\S+/verify-email/\S+")
+    link = mail_link(outbox, "dewi@kliniksehat.test", r"http://\S+/verify-email/\S+")
     page.goto(link)
     page.get_by_label("Email").fill("dewi@kliniksehat.test")
     page.get_by_label("Password").fill(PASSWORD)
@@ -226,6 +146,6 @@ def test_clinic_signs_up_and_gets_its_venue_approved(live_server, browser, tmp_p
     assert page.locator(".badge.venue-approved").first.inner_text().strip() == "Approved"
     page.goto("/o/klinik-sentosa/")
     assert page.locator(".badge.status-active").count() == 1
-    _mail_link(outbox, "dewi@kliniksehat.test", r"http://\S+/o/klinik-sentosa/venues/\S+")
+    mail_link(outbox, "dewi@kliniksehat.test", r"http://\S+/o/klinik-sentosa/venues/\S+")
     clinic.close()
     ministry.close()
