@@ -1,0 +1,477 @@
+"""Roster import (console upload and API alike), invite codes, priority groups.
+
+An import validates every row first, then writes in bulk: one ``INSERT … ON CONFLICT
+(tenant, campaign, employee number) DO UPDATE`` per batch of rows (PostgreSQL and
+SQLite alike), so a re-import updates lines by employee number and never duplicates
+them. Rows identical to what is stored are left alone (no re-encryption, no write).
+A line's dependants allowance is never lowered below the dependants already booked
+(the database CHECK would refuse the whole batch): the update's ``WHERE`` skips such a
+line and the report says why. The caller commits once; a file that cannot be read
+raises before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from stdnum.exceptions import InvalidComponent
+from stdnum.exceptions import InvalidLength
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.id import nik as stdnum_nik
+
+from core import crypto
+from core.audit import log_action
+from core.db import utcnow
+from core.errors import Conflict
+from core.errors import DomainError
+from core.errors import NotFound
+from core.extensions import db
+from core.ids import uuid7
+from core.models import User
+from tenants.campaigns.models import Campaign
+from tenants.roster.models import EMAIL_PURPOSE
+from tenants.roster.models import INVITE_PURPOSE
+from tenants.roster.models import NIK_PURPOSE
+from tenants.roster.models import InviteCode
+from tenants.roster.models import PriorityDeclaration
+from tenants.roster.models import PriorityGroup
+from tenants.roster.models import RosterEntry
+from tenants.roster.models import entry_aad
+
+#: rows per INSERT statement: 14 parameters a row stays under SQLite's 32,766 limit
+BATCH = 1000
+MAX_DEPENDANTS = 50
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+_DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d")
+#: invite codes: 12 characters of an alphabet without 0/O, 1/I/L (60 bits)
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 12
+
+
+class RosterError(DomainError):
+    """A roster rule refused the change."""
+
+    code = "roster_invalid"
+
+
+class RowStatus:
+    ACCEPTED = "accepted"  # a new line
+    UPDATED = "updated"  # an existing line (same employee number) changed
+    UNCHANGED = "unchanged"  # an existing line, identical
+    REFUSED = "refused"
+
+
+@dataclass
+class RowResult:
+    """What happened to one row: its number in the file (or index in the API call)."""
+
+    row: int
+    employee_number: str | None
+    status: str
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    rows: list[RowResult]
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.rows if r.status == status)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            s: self.count(s)
+            for s in (RowStatus.ACCEPTED, RowStatus.UPDATED, RowStatus.UNCHANGED, RowStatus.REFUSED)
+        }
+
+    @property
+    def refused(self) -> list[RowResult]:
+        return [r for r in self.rows if r.status == RowStatus.REFUSED]
+
+
+# --- one row ---------------------------------------------------------------------------
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _parse_date(value: object) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    text = _text(value)
+    if text is None:
+        return None
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def _nik_problem(nik: str) -> str | None:
+    try:
+        stdnum_nik.validate(nik)
+    except InvalidLength:
+        return _("the NIK %(nik)s does not have 16 digits", nik=nik)
+    except InvalidComponent:
+        return _(
+            "the NIK %(nik)s is not a real NIK (its province code or birth date is impossible)",
+            nik=nik,
+        )
+    except StdnumError:
+        return _("the NIK %(nik)s may contain only digits", nik=nik)
+    return None
+
+
+def check_row(raw: dict, today: dt.date) -> tuple[dict | None, list[str]]:
+    """Validate one row: its clean values, or None and the reasons in plain words."""
+    reasons: list[str] = []
+    number = _text(raw.get("employee_number"))
+    name = _text(raw.get("full_name"))
+    if number is None:
+        reasons.append(_("the employee number is missing"))
+    elif len(number) > 64:
+        reasons.append(_("the employee number is longer than 64 characters"))
+    if name is None:
+        reasons.append(_("the name is missing"))
+    elif len(name) > 200:
+        reasons.append(_("the name is longer than 200 characters"))
+    nik = _text(raw.get("nik"))
+    if nik is not None:
+        nik = re.sub(r"[\s.\-]", "", nik)
+        if problem := _nik_problem(nik):
+            reasons.append(problem)
+    born = None
+    try:
+        born = _parse_date(raw.get("date_of_birth"))
+    except ValueError as exc:
+        reasons.append(
+            _(
+                "the date of birth %(value)s is not a date (write 31-12-1990 or 1990-12-31)",
+                value=str(exc),
+            )
+        )
+    else:
+        if born is not None and not (dt.date(1900, 1, 1) <= born <= today):
+            reasons.append(_("the date of birth %(value)s is impossible", value=born.isoformat()))
+    if nik is None and _text(raw.get("date_of_birth")) is None and born is None:
+        reasons.append(_("the row has neither a NIK nor a date of birth: give at least one"))
+    email = _text(raw.get("email"))
+    if email is not None:
+        email = email.lower()
+        if not _EMAIL.match(email) or len(email) > 254:
+            reasons.append(_("the email address %(email)s is not valid", email=email))
+    dependants = 0
+    raw_dependants = raw.get("dependants_allowed")
+    if _text(raw_dependants) is not None:
+        try:
+            dependants = int(str(raw_dependants).strip())
+        except ValueError:
+            reasons.append(
+                _("the number of dependants %(value)s is not a whole number", value=raw_dependants)
+            )
+        else:
+            if dependants < 0:
+                reasons.append(_("the number of dependants cannot be negative"))
+            elif dependants > MAX_DEPENDANTS:
+                reasons.append(_("the number of dependants is more than %(n)d", n=MAX_DEPENDANTS))
+    if reasons:
+        return None, reasons
+    return {
+        "employee_number": number,
+        "full_name": name,
+        "nik": nik,
+        "date_of_birth": born,
+        "email": email,
+        "dependants_allowed": dependants,
+    }, []
+
+
+# --- the import ------------------------------------------------------------------------
+
+
+def _insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def _upsert(campaign: Campaign, values: list[dict]) -> set[str]:
+    """Insert or update ``values`` in batches; the employee numbers actually written."""
+    table = RosterEntry.__table__
+    insert = _insert(db.session.get_bind().dialect.name)
+    written: set[str] = set()
+    for start in range(0, len(values), BATCH):
+        statement = insert(table).values(values[start : start + BATCH])
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.tenant_id, table.c.campaign_id, table.c.employee_number],
+            set_={
+                "full_name": excluded.full_name,
+                "nik_encrypted": excluded.nik_encrypted,
+                "nik_bidx": excluded.nik_bidx,
+                "date_of_birth": excluded.date_of_birth,
+                "email_encrypted": excluded.email_encrypted,
+                "email_bidx": excluded.email_bidx,
+                "dependants_allowed": excluded.dependants_allowed,
+                "link_secret_hash": None,  # a link sent to an old address dies
+                "updated_at": excluded.updated_at,
+            },
+            # Never below the dependants already booked (the CHECK would fail the batch).
+            where=table.c.dependants_booked <= excluded.dependants_allowed,
+        ).returning(table.c.employee_number)
+        written.update(db.session.execute(statement).scalars())
+    return written
+
+
+def import_roster(
+    campaign: Campaign,
+    rows: Iterable[tuple[int, dict]],
+    *,
+    actor: User | None = None,
+    today: dt.date | None = None,
+) -> ImportReport:
+    """Add or update the campaign's roster from ``(row number, raw values)`` pairs.
+
+    Each row is accepted (new), updated, unchanged, or refused with its reasons. A
+    later row with an employee number already seen in the same input is refused.
+    Flushes; the caller commits.
+    """
+    today = today or dt.date.today()
+    existing = {
+        r.employee_number: r
+        for r in db.session.execute(
+            sa.select(
+                RosterEntry.employee_number,
+                RosterEntry.full_name,
+                RosterEntry.nik_bidx,
+                RosterEntry.date_of_birth,
+                RosterEntry.email_bidx,
+                RosterEntry.dependants_allowed,
+                RosterEntry.dependants_booked,
+            ).where(RosterEntry.campaign_id == campaign.id)
+        )
+    }
+    results: list[RowResult] = []
+    seen: dict[str, int] = {}
+    pending: list[tuple[RowResult, dict]] = []
+    now = utcnow()
+    for number, raw in rows:
+        clean, reasons = check_row(raw, today)
+        employee_number = clean["employee_number"] if clean else _text(raw.get("employee_number"))
+        result = RowResult(number, employee_number, RowStatus.REFUSED, reasons)
+        results.append(result)
+        if clean is None:
+            continue
+        if employee_number in seen:
+            result.reasons.append(
+                _(
+                    "employee number %(number)s appears twice in this file (first in row "
+                    "%(row)d); only the first was read",
+                    number=employee_number,
+                    row=seen[employee_number],
+                )
+            )
+            continue
+        seen[employee_number] = number
+        nik_bidx = crypto.blind_index(clean["nik"], NIK_PURPOSE) if clean["nik"] else None
+        email_bidx = crypto.blind_index(clean["email"], EMAIL_PURPOSE) if clean["email"] else None
+        old = existing.get(employee_number)
+        if old is not None:
+            if old.dependants_booked > clean["dependants_allowed"]:
+                result.reasons.append(
+                    _(
+                        "%(booked)d dependants have booked already; the allowance cannot go "
+                        "below that",
+                        booked=old.dependants_booked,
+                    )
+                )
+                continue
+            if (
+                old.full_name,
+                old.nik_bidx,
+                old.date_of_birth,
+                old.email_bidx,
+                old.dependants_allowed,
+            ) == (
+                clean["full_name"],
+                nik_bidx,
+                clean["date_of_birth"],
+                email_bidx,
+                clean["dependants_allowed"],
+            ):
+                result.status = RowStatus.UNCHANGED
+                continue
+        result.status = RowStatus.UPDATED if old is not None else RowStatus.ACCEPTED
+        aad = lambda f, n=employee_number: entry_aad(campaign.id, n, f)  # noqa: E731
+        pending.append(
+            (
+                result,
+                {
+                    "tenant_id": campaign.tenant_id,
+                    "id": uuid7(),
+                    "campaign_id": campaign.id,
+                    "employee_number": employee_number,
+                    "full_name": clean["full_name"],
+                    "nik_encrypted": crypto.encrypt(clean["nik"], aad("nik"))
+                    if clean["nik"]
+                    else None,
+                    "nik_bidx": nik_bidx,
+                    "date_of_birth": clean["date_of_birth"],
+                    "email_encrypted": crypto.encrypt(clean["email"], aad("email"))
+                    if clean["email"]
+                    else None,
+                    "email_bidx": email_bidx,
+                    "dependants_allowed": clean["dependants_allowed"],
+                    "dependants_booked": 0,
+                    "link_secret_hash": None,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+        )
+    written = _upsert(campaign, [values for _r, values in pending]) if pending else set()
+    for result, values in pending:
+        if values["employee_number"] not in written:
+            # a dependant booked between our read and the write
+            result.status = RowStatus.REFUSED
+            result.reasons.append(
+                _("dependants booked meanwhile exceed the new allowance; import it again")
+            )
+    report = ImportReport(results)
+    log_action(campaign, "tenants.roster.import", actor, report.counts)
+    return report
+
+
+def roster_size(campaign: Campaign) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(RosterEntry)
+        .where(RosterEntry.campaign_id == campaign.id)
+    )
+
+
+# --- invite codes ----------------------------------------------------------------------
+
+
+def normalise_code(code: str) -> str:
+    """Upper-case, without spaces and dashes (codes are shown grouped: ABCD-EFGH-JKMN)."""
+    return re.sub(r"[\s\-]", "", code or "").upper()
+
+
+def code_hash(code: str) -> str:
+    return crypto.blind_index(normalise_code(code), INVITE_PURPOSE)
+
+
+def create_invite_codes(campaign: Campaign, count: int, *, actor: User | None) -> list[str]:
+    """Make ``count`` single-use codes; returns them (shown once, stored only hashed)."""
+    if not 1 <= count <= 1000:
+        raise RosterError(_("Make between 1 and 1000 codes at a time."))
+    codes = []
+    for _i in range(count):
+        raw = "".join(secrets.choice(_CODE_ALPHABET) for _j in range(CODE_LENGTH))
+        codes.append("-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4)))
+        db.session.add(
+            InviteCode(
+                campaign_id=campaign.id,
+                code_hash=code_hash(raw),
+                created_by_id=actor.id if actor else None,
+            )
+        )
+    db.session.flush()
+    log_action(campaign, "tenants.roster.invite_codes_create", actor, {"count": count})
+    return codes
+
+
+def invite_code_counts(campaign: Campaign) -> tuple[int, int]:
+    """(codes made, codes used) for a campaign."""
+    made, used = db.session.execute(
+        sa.select(sa.func.count(), sa.func.count(InviteCode.used_at)).where(
+            InviteCode.campaign_id == campaign.id
+        )
+    ).one()
+    return made, used
+
+
+# --- priority groups -------------------------------------------------------------------
+
+
+def add_priority_group(
+    campaign: Campaign, name: str, declaration: str, *, actor: User | None
+) -> PriorityGroup:
+    """Add a priority group; from then on the campaign is restricted to its groups."""
+    name, declaration = name.strip(), declaration.strip()
+    if db.session.scalar(
+        sa.select(PriorityGroup.id).where(
+            PriorityGroup.campaign_id == campaign.id, PriorityGroup.name == name
+        )
+    ):
+        raise Conflict(_("This campaign has a group with that name already."), code="group_exists")
+    position = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.max(PriorityGroup.position), 0)).where(
+            PriorityGroup.campaign_id == campaign.id
+        )
+    )
+    group = PriorityGroup(
+        campaign_id=campaign.id, name=name, declaration=declaration, position=position + 1
+    )
+    db.session.add(group)
+    db.session.flush()
+    log_action(group, "tenants.roster.priority_group_add", actor, {"name": name})
+    return group
+
+
+def update_priority_group(
+    group: PriorityGroup, name: str, declaration: str, *, actor: User | None
+) -> PriorityGroup:
+    """Rename a group or change its statement (declarations made keep the old text)."""
+    name, declaration = name.strip(), declaration.strip()
+    if db.session.scalar(
+        sa.select(PriorityGroup.id).where(
+            PriorityGroup.campaign_id == group.campaign_id,
+            PriorityGroup.name == name,
+            PriorityGroup.id != group.id,
+        )
+    ):
+        raise Conflict(_("This campaign has a group with that name already."), code="group_exists")
+    group.name, group.declaration = name, declaration
+    db.session.flush()
+    log_action(group, "tenants.roster.priority_group_update", actor, {"name": name})
+    return group
+
+
+def remove_priority_group(group: PriorityGroup, *, actor: User | None) -> None:
+    """Remove a group nobody has declared yet (declarations are a record of booking)."""
+    if db.session.scalar(
+        sa.select(PriorityDeclaration.id).where(PriorityDeclaration.group_id == group.id).limit(1)
+    ):
+        raise Conflict(
+            _("People have booked under this group; it can be renamed but not removed."),
+            code="group_in_use",
+        )
+    log_action(group, "tenants.roster.priority_group_remove", actor, {"name": group.name})
+    db.session.delete(group)
+    db.session.flush()
+
+
+def get_entry(campaign: Campaign, entry_id: uuid.UUID) -> RosterEntry:
+    entry = db.session.get(RosterEntry, (campaign.tenant_id, entry_id))
+    if entry is None or entry.campaign_id != campaign.id:
+        raise NotFound(_("No such roster line."))
+    return entry

@@ -1,0 +1,54 @@
+"""Builders for roster tests: an employee campaign (published, with slots and doses) and
+roster files in CSV or XLSX."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from core.extensions import db
+from core.tenancy import tenant_context
+from tenants.campaigns.models import Audience
+from tests.tenants.ledger_support import build_world
+from tests.tenants.ledger_support import make_tenant
+
+#: valid NIKs (province 31, DKI Jakarta): a man born 1990-01-01, a woman born 1985-06-15
+NIK_MAN = "3171010101900001"
+NIK_WOMAN = "3171015506850002"
+HEADER_EN = ["Employee number", "Name", "NIK", "Date of birth", "Email", "Dependants"]
+HEADER_ID = ["Nomor karyawan", "Nama lengkap", "NIK", "Tanggal lahir", "Email", "Tanggungan"]
+
+
+def employee_world(**kwargs):
+    """A new tenant with a published employee campaign; returns (tenant, world)."""
+    tenant = make_tenant()
+    with tenant_context(tenant):
+        world = build_world(**{"venues": 1, "doses": 50, "days": 1, **kwargs})
+        world.campaign.audience = Audience.EMPLOYEES
+        db.session.commit()
+    return tenant, world
+
+
+def csv_bytes(rows: list[list], header=HEADER_EN, delimiter: str = ",") -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def xlsx_bytes(rows: list[list], header=HEADER_ID) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+BORN = dt.date(1990, 1, 1)
