@@ -62,8 +62,11 @@ MODEL_MODULES = [
     "tenants.booking.models",
     "tenants.booking.cli",
     "tenants.booking.jobs",
+    "tenants.roster.models",
     "onboarding.signup.models",
     "onboarding.team.models",
+    "tenants.onsite.models",
+    "tenants.reporting.models",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

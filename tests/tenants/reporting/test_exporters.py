@@ -1,0 +1,178 @@
+"""Each exporter's header and rows on the small dataset; CSV and XLSX read back; the
+FHIR bundle validates as a whole."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from openpyxl import load_workbook
+
+from core.extensions import db
+from core.tenancy import tenant_context
+from tenants.reporting.exporters import EXPORTERS
+from tenants.reporting.exporters.doses import AdministeredDoses
+from tenants.reporting.exporters.schedule import BookingsSchedule
+from tenants.reporting.exporters.stock import StockMovements
+from tenants.reporting.fhir import NIK_SYSTEM
+from tenants.reporting.fhir import write_fhir
+from tenants.reporting.writers import safe_cell
+from tenants.reporting.writers import write_csv
+from tenants.reporting.writers import write_xlsx
+from tests.tenants.ledger_support import make_tenant
+from tests.tenants.reporting.support import PERIOD
+from tests.tenants.reporting.support import SITI_NIK
+from tests.tenants.reporting.support import dataset_for
+
+
+@pytest.fixture
+def data(app, create_user):
+    tenant = make_tenant()
+    vaccinator = create_user(name="Dr. Vaksin")
+    dataset = dataset_for(tenant, vaccinator)
+    other = make_tenant()  # another tenant's doses must never appear
+    dataset_for(other, vaccinator)
+    with tenant_context(tenant):
+        yield dataset
+
+
+def _rows(cls, **params):
+    exporter = cls(db.session, cls.parameters().load({**PERIOD, **params}))
+    return list(exporter.rows())
+
+
+def test_administered_doses_has_the_ministry_fields_and_leaves_voided_doses_out(data):
+    header, *rows = _rows(AdministeredDoses)
+    assert header == [
+        "NIK",
+        "Name",
+        "Sex",
+        "Date of birth",
+        "Age",
+        "Phone",
+        "Vaccine",
+        "Manufacturer",
+        "Batch",
+        "Dose number",
+        "Date",
+        "Time (UTC)",
+        "Venue",
+        "Province",
+        "City",
+        "Vaccinator",
+    ]
+    assert len(rows) == 1  # Andi's dose was voided; Budi did not come
+    (row,) = rows
+    assert row == (
+        SITI_NIK,
+        "Siti Rahayu",
+        "female",
+        "1990-01-01",
+        40,
+        "+6281234567890",
+        data.world.product.name,
+        "Test Pharma",
+        "LOT-A",
+        1,
+        "2030-01-07",
+        "2030-01-07T03:00:00+00:00",
+        "Venue 1",
+        "DKI Jakarta",
+        "Jakarta Selatan",
+        "Dr. Vaksin",
+    )
+
+
+def test_filters_by_period_venue_and_campaign(data):
+    assert len(_rows(AdministeredDoses, date_from="2030-01-08")) == 1  # header only
+    assert len(_rows(StockMovements)) == 1  # nothing was recorded in 2030
+    assert len(_rows(AdministeredDoses, venue_id=str(data.world.venues[1].id))) == 1
+    campaign = str(data.world.campaign.id)
+    assert len(_rows(AdministeredDoses, campaign_id=campaign)) == 2
+
+
+def test_bookings_schedule_per_venue_and_day(data):
+    header, *rows = _rows(BookingsSchedule)
+    assert header[:5] == ["Campaign", "Venue", "Province", "Date", "Slots"]
+    by_key = {(r[1], r[3]): r for r in rows}
+    day_one = by_key[("Venue 1", "2030-01-07")]
+    # 2 one-hour slots of 2 seats; Siti's seat taken (vaccinated), Budi's released (no-show);
+    # 2 walk-in places, 1 used by Andi (arrived again after the void)
+    assert day_one[4:] == (2, 4, 1, 2, 1, 0, 1, 1, 1, 0)
+    # Siti's second dose, booked automatically two days later
+    assert by_key[("Venue 1", "2030-01-09")][9] == 1
+    assert len(rows) == 10  # 2 venues x 5 days
+
+
+def test_stock_movements_per_lot(data):
+    # The ledger stamps movements with the real time of recording (not the ``now`` its
+    # services take), so the period is around today.
+    today = dt.date.today()
+    around_today = {
+        "date_from": str(today - dt.timedelta(days=1)),
+        "date_to": str(today + dt.timedelta(days=1)),
+    }
+    header, *rows = _rows(StockMovements, venue_id=str(data.world.venues[0].id), **around_today)
+    assert header[:4] == ["Venue", "Vaccine", "Batch", "Expiry date"]
+    kinds = [(r[6], r[7]) for r in rows]
+    assert kinds == [
+        ("received", 10),
+        ("administered", -1),
+        ("administered", -1),
+        ("void_administration", 1),
+    ]
+    assert rows[0][2:4] == ("LOT-A", "2031-06-30")
+    assert rows[3][8] == "wrong person"
+    assert sorted(r[9] for r in rows[1:3]) == ["", "Dr. Vaksin"]  # Andi's dose had none
+
+
+def test_csv_and_xlsx_read_back(data):
+    rows = _rows(AdministeredDoses)
+    out = io.BytesIO()
+    write_csv(iter(rows), out)
+    parsed = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+    assert parsed[0] == rows[0] and parsed[1][0] == SITI_NIK and parsed[1][4] == "40"
+    out = io.BytesIO()
+    progress = []
+    write_xlsx(iter(rows), out, progress.append)
+    sheet = load_workbook(io.BytesIO(out.getvalue()), read_only=True).active
+    cells = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert cells[0] == rows[0] and cells[1][0] == SITI_NIK and cells[1][4] == 40
+    assert progress == [1]
+
+
+def test_a_formula_typed_as_a_name_stays_text():
+    assert safe_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert safe_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert safe_cell("+6281234567890") == "+6281234567890"  # a phone number is data
+    assert safe_cell(-1) == -1 and safe_cell("Siti") == "Siti"
+
+
+def test_fhir_bundle_validates_and_carries_the_nik(data):
+    exporter = AdministeredDoses(db.session, AdministeredDoses.parameters().load(PERIOD))
+    out = io.BytesIO()
+    write_fhir(exporter, out)
+    document = json.loads(out.getvalue())
+    bundle = Bundle.model_validate(document)
+    assert bundle.type == "collection"
+    kinds = [e["resource"]["resourceType"] for e in document["entry"]]
+    assert kinds == ["Patient", "Immunization"]
+    patient, immunization = (e["resource"] for e in document["entry"])
+    assert patient["identifier"][0] == {"use": "official", "system": NIK_SYSTEM, "value": SITI_NIK}
+    assert patient["gender"] == "female" and patient["birthDate"] == "1990-01-01"
+    assert immunization["patient"]["reference"] == document["entry"][0]["fullUrl"]
+    assert immunization["lotNumber"] == "LOT-A"
+    assert immunization["protocolApplied"] == [{"doseNumberPositiveInt": 1}]
+    assert immunization["performer"][0]["actor"]["display"] == "Dr. Vaksin"
+    assert immunization["location"]["display"] == "Venue 1"
+    assert immunization["occurrenceDateTime"].startswith("2030-01-07T03:00:00")
+
+
+def test_every_exporter_names_its_parameters_and_formats():
+    for identifier, cls in EXPORTERS.items():
+        assert cls.identifier == identifier and set(cls.formats) >= {"csv", "xlsx"}
+        assert {"date_from", "date_to"} <= set(cls.parameters().fields)
