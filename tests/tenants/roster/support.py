@@ -27,6 +27,12 @@ def employee_world(**kwargs):
         world = build_world(**{"venues": 1, "doses": 50, "days": 1, **kwargs})
         world.campaign.audience = Audience.EMPLOYEES
         db.session.commit()
+        # read once in scope: commits expire objects, and outside a tenant context an
+        # expired campaign cannot be reloaded
+        world.campaign_id, world.campaign_slug = world.campaign.id, world.campaign.slug
+        world.tenant_slug = tenant.slug
+        world.slot_ids = [s.id for s in world.slots()]
+        db.session.rollback()
     return tenant, world
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from core.extensions import db
 from core.tenancy import tenant_context
@@ -25,7 +26,8 @@ TODAY = dt.date(2030, 1, 1)
 
 def _import(world, filename: str, data: bytes):
     campaign = world.campaign_in_session()
-    report = import_roster(campaign, read_roster_file(filename, data).rows, today=TODAY)
+    with force_locale("en"):  # the assertions read the English reasons
+        report = import_roster(campaign, read_roster_file(filename, data).rows, today=TODAY)
     db.session.commit()
     return report
 
