@@ -46,6 +46,8 @@ BLUEPRINTS = [
     "onboarding.review.views:bp",
     "tenants.stock.views:bp",
     "tenants.campaigns.views:bp",
+    "tenants.roster.views:bp",
+    "tenants.roster.public:bp",
 ]
 
 #: Modules whose import registers models, signal receivers and CLI commands.
