@@ -98,6 +98,8 @@ def flask_defaults(settings: dict) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "BABEL_DEFAULT_LOCALE": "id",
         "BABEL_SUPPORTED_LOCALES": ["id", "en"],
+        # Compiled from the .po files by the Makefile (docs/translations.md).
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent / "translations"),
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
     }

@@ -26,6 +26,7 @@ from flask import session
 from flask import url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_login import login_required
@@ -57,9 +58,11 @@ from core.models import User
 bp = Blueprint("auth", __name__, template_folder="templates")
 
 login_manager.login_view = "auth.sign_in"
-login_manager.login_message = "Please sign in to see this page."
+login_manager.login_message = _l("Please sign in to see this page.")
 login_manager.login_message_category = "warning"
-login_manager.localize_callback = _
+# Flask-Login flashes localize_callback(login_message): the lazy string, translated in
+# the visitor's language at that moment (and a plain str, as the session must hold).
+login_manager.localize_callback = str
 
 #: session keys
 PENDING = "auth_pending"  # a user who passed the password step but not the second factor
