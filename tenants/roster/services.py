@@ -50,6 +50,8 @@ from tenants.roster.models import entry_aad
 BATCH = 1000
 MAX_DEPENDANTS = 50
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+#: NUL and other C0 controls (tab excepted) cannot be stored or shown sensibly
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d")
 #: invite codes: 12 characters of an alphabet without 0/O, 1/I/L (60 bits)
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -140,6 +142,8 @@ def _nik_problem(nik: str) -> str | None:
 def check_row(raw: dict, today: dt.date) -> tuple[dict | None, list[str]]:
     """Validate one row: its clean values, or None and the reasons in plain words."""
     reasons: list[str] = []
+    if any(isinstance(v, str) and _CONTROL.search(v) for v in raw.values()):
+        return None, [_("the row contains control characters (invisible codes); retype it")]
     number = _text(raw.get("employee_number"))
     name = _text(raw.get("full_name"))
     if number is None:

@@ -8,6 +8,7 @@ import datetime as dt
 import io
 
 from core.extensions import db
+from core.ids import uuid7
 from core.tenancy import tenant_context
 from tenants.campaigns.models import Audience
 from tests.tenants.ledger_support import build_world
@@ -58,3 +59,52 @@ def xlsx_bytes(rows: list[list], header=HEADER_ID) -> bytes:
 
 
 BORN = dt.date(1990, 1, 1)
+
+
+# --- the permission matrix (tests/onboarding/test_permissions.py) ----------------------
+
+
+def matrix_campaign(w, slug: str = "alpha") -> dict:
+    """A published employee campaign of the matrix world's tenant (made once per world)."""
+    made = w.__dict__.setdefault("_roster_campaigns", {})
+    if slug not in made:
+        from tenants.campaigns.models import Campaign
+        from tenants.campaigns.models import CampaignStatus
+        from tenants.stock.services import create_product
+
+        with tenant_context(w._tenant(slug)):
+            product = create_product("Matrix roster vaccine", "Test")
+            campaign = Campaign(
+                name="Matrix staff",
+                slug="matrix-staff",
+                audience=Audience.EMPLOYEES,
+                product_id=product.id,
+                starts_on=dt.date(2030, 1, 7),
+                ends_on=dt.date(2030, 1, 7),
+                status=CampaignStatus.PUBLISHED,
+            )
+            db.session.add(campaign)
+            db.session.commit()
+            made[slug] = campaign.id
+    return {"campaign_id": made[slug]}
+
+
+def matrix_group(w, slug: str = "alpha") -> dict:
+    """A fresh priority group of that campaign (a permitted POST may remove it)."""
+    from tenants.roster.models import PriorityGroup
+
+    campaign = matrix_campaign(w, slug)
+    with tenant_context(w._tenant(slug)):
+        group = PriorityGroup(
+            campaign_id=campaign["campaign_id"],
+            name=f"Group {uuid7().hex[-8:]}",
+            declaration="I am.",
+        )
+        db.session.add(group)
+        db.session.commit()
+        return {**campaign, "group_id": group.id}
+
+
+def matrix_public(w) -> dict:
+    matrix_campaign(w)
+    return {"campaign_slug": "matrix-staff"}
