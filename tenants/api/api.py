@@ -31,6 +31,7 @@ RESOURCE_MODULES = [
     "tenants.api.resources.venues",
     "tenants.api.resources.campaigns",
     "tenants.api.resources.bookings",
+    "tenants.api.resources.roster",
 ]
 
 for _module in RESOURCE_MODULES:

@@ -56,6 +56,7 @@ from tests.onboarding.venue_support import make_venue
 from tests.onboarding.venue_support import submit
 from tests.onboarding.venue_support import upload
 from tests.onboarding.venue_support import upload_required
+from tests.tenants.roster import support as roster_support
 
 ANON, OWNER, ADMIN, COORD, CHECKIN = "anonymous", "owner", "admin", "coordinator", "checkin"
 STRANGER, REVIEWER, PLATFORM_ADMIN = "stranger", "reviewer", "platform_admin"
@@ -513,6 +514,29 @@ ROUTES: dict[str, Case] = {
     # --- public booking page (issue 5) ---
     # --- vouchers and manage-booking links (issue 5) ---
     # --- rosters, eligibility, priority groups (issue 4) ---
+    **{
+        f"roster.{name}": Case(
+            member(Role.COORDINATOR),
+            roster_support.matrix_campaign,
+            foreign=lambda w: roster_support.matrix_campaign(w, "beta"),
+        )
+        for name in ("index", "upload", "invite_codes", "priority_groups")
+    },
+    **{
+        f"roster.{name}": Case(
+            member(Role.COORDINATOR),
+            roster_support.matrix_group,
+            foreign=lambda w: roster_support.matrix_group(w, "beta"),
+        )
+        for name in ("update_group", "remove_group")
+    },
+    "roster_public.proof": Case(everyone(), roster_support.matrix_public),
+    # an unknown link answers 400 (not valid or expired), for everyone alike
+    "roster_public.link": Case(
+        everyone(), lambda w: {**roster_support.matrix_public(w), "token": "not-a-real-token"}
+    ),
+    "api_v1.upsert_roster": Case(everyone(UNAUTHORIZED), lambda w: {"campaign_id": uuid7()}),
+    "api_v1.list_roster": Case(everyone(UNAUTHORIZED), lambda w: {"campaign_id": uuid7()}),
     # --- on site: check-in, screening, administration, board (issue 6) ---
     # --- reporting, dashboards, exports (issue 7) ---
 }
