@@ -48,6 +48,8 @@ BLUEPRINTS = [
     "tenants.campaigns.views:bp",
     "tenants.roster.views:bp",
     "tenants.roster.public:bp",
+    "tenants.onsite.views:bp",
+    "tenants.onsite.views:static_bp",
 ]
 
 #: Modules whose import registers models, signal receivers and CLI commands.

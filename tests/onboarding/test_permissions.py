@@ -56,6 +56,7 @@ from tests.onboarding.venue_support import make_venue
 from tests.onboarding.venue_support import submit
 from tests.onboarding.venue_support import upload
 from tests.onboarding.venue_support import upload_required
+from tests.tenants.onsite import support as onsite_support
 from tests.tenants.roster import support as roster_support
 
 ANON, OWNER, ADMIN, COORD, CHECKIN = "anonymous", "owner", "admin", "coordinator", "checkin"
@@ -538,6 +539,50 @@ ROUTES: dict[str, Case] = {
     "api_v1.upsert_roster": Case(everyone(UNAUTHORIZED), lambda w: {"campaign_id": uuid7()}),
     "api_v1.list_roster": Case(everyone(UNAUTHORIZED), lambda w: {"campaign_id": uuid7()}),
     # --- on site: check-in, screening, administration, board (issue 6) ---
+    "onsite_static.static": Case(everyone(), lambda w: {"filename": "onsite.css"}),
+    **{
+        f"onsite.{name}": Case(member(Role.CHECKIN))
+        for name in (
+            "checkin",
+            "choose_desk",
+            "find",
+            "lookup",
+            "queue",
+            "observation",
+            "walk_in",
+            "open_vial",
+        )
+    },
+    **{
+        f"onsite.{name}": Case(
+            member(Role.CHECKIN),
+            onsite_support.matrix_booking,
+            foreign=lambda w: onsite_support.matrix_booking(w, "beta"),
+        )
+        for name in ("person", "confirm", "screening", "vaccinate")
+    },
+    "onsite.adverse_event": Case(
+        member(Role.CHECKIN),
+        onsite_support.matrix_administration,
+        foreign=lambda w: onsite_support.matrix_administration(w, "beta"),
+    ),
+    # voiding a dose given is an admin's, with a reason
+    "onsite.void": Case(
+        member(Role.ADMIN),
+        onsite_support.matrix_administration,
+        foreign=lambda w: onsite_support.matrix_administration(w, "beta"),
+    ),
+    "onsite.close_vial": Case(
+        member(Role.CHECKIN),
+        onsite_support.matrix_vial,
+        foreign=lambda w: onsite_support.matrix_vial(w, "beta"),
+    ),
+    "onsite.questions": Case(member(Role.COORDINATOR)),
+    **{
+        f"onsite.{name}": Case(member(Role.CHECKIN), _venue, foreign=lambda w: _venue(w, "beta"))
+        for name in ("board", "board_live")
+    },
+    "onsite.close_day": Case(member(Role.COORDINATOR), _venue, foreign=lambda w: _venue(w, "beta")),
     # --- reporting, dashboards, exports (issue 7) ---
 }
 

@@ -77,12 +77,12 @@ def close_day(
     *,
     actor: User | None,
     now: dt.datetime,
-    given_from_vials: dict[uuid.UUID, int] | None = None,
 ) -> CloseResult:
     """Close a venue's day, once: booked people whose slot has started become
     no-shows (seat and promised dose released), every opened vial is closed and its
-    doses not given are wasted (``given_from_vials``: doses the staff say were given
-    and are not yet recorded), and the day summary is stored.
+    doses not recorded as given are wasted, and the day summary is stored. (Doses
+    given from a vial are recorded as administrations before closing: the close page
+    first proposes the leftovers to the waitlist and walk-ins.)
 
     The :class:`DayClose` row is inserted first, insert-or-nothing on (venue, day):
     a second close, even concurrent, inserts nothing and returns the first. A vial
@@ -133,7 +133,6 @@ def close_day(
         except DomainError:
             savepoint.rollback()
     not_closed = []
-    given = given_from_vials or {}
     for vial_id in db.session.scalars(
         sa.select(VialOpening.id)
         .where(
@@ -147,7 +146,6 @@ def close_day(
         try:
             close_vial(
                 vial_id,
-                given_elsewhere=given.get(vial_id, 0),
                 actor=actor,
                 now=now,
                 reason=_("Opened vial closed at the end of the day"),

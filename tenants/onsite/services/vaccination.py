@@ -300,19 +300,18 @@ def void_dose(
 def close_vial(
     vial_id: uuid.UUID,
     *,
-    given_elsewhere: int = 0,
     actor: User | None,
     now: dt.datetime,
     reason: str | None = None,
 ) -> VialOpening:
-    """Close an opened vial: its doses not given are wasted from its lot (less
-    ``given_elsewhere``, doses recorded as given some other way). Conditional, so a
+    """Close an opened vial: its doses not recorded as given are wasted from its
+    lot. Conditional, so a
     vial closes once; the waste is refused (``promised_doses``) when the venue's
     remaining doses are all promised — the stock must be fixed first."""
     vial = db.session.get(VialOpening, (tenant_id(), vial_id), populate_existing=True)
     if vial is None or vial.closed_at is not None:
         raise OnsiteError(_("This vial is already closed."), code="vial_closed")
-    leftover = max(vial.doses_left - max(given_elsewhere, 0), 0)
+    leftover = max(vial.doses_left, 0)
     lot_on_hand = db.session.scalar(sa.select(Lot.on_hand).where(Lot.id == vial.lot_id)) or 0
     leftover = min(leftover, lot_on_hand)
     closed = db.session.execute(
