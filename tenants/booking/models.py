@@ -39,6 +39,14 @@ class Person(TenantOwned, db.Model):
     nik_bidx: Mapped[str | None] = mapped_column(sa.String(64))
     phone_encrypted: Mapped[str | None] = mapped_column(sa.String(255))
     email_encrypted: Mapped[str | None] = mapped_column(sa.String(512))
+    #: home address, encrypted like the NIK (where to find someone after an adverse event)
+    address_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    occupation: Mapped[str | None] = mapped_column(sa.String(120))
+    #: the language the person booked in ('id' or 'en'): emails to them use it
+    locale: Mapped[str] = mapped_column(sa.String(5), default="id", server_default="id")
+    #: when they consented to processing, and to which version of the privacy notice
+    consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    privacy_notice_version: Mapped[str | None] = mapped_column(sa.String(20))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def _aad(self, field: str) -> str:
@@ -64,6 +72,12 @@ class Person(TenantOwned, db.Model):
         if not self.phone_encrypted:
             return None
         return crypto.decrypt(self.phone_encrypted, self._aad("phone"))
+
+    @property
+    def address(self) -> str | None:
+        if not self.address_encrypted:
+            return None
+        return crypto.decrypt(self.address_encrypted, self._aad("address"))
 
 
 class BookingStatus(enum.StrEnum):

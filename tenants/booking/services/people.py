@@ -40,10 +40,26 @@ def register_person(
     sex: Sex | None = None,
     phone: str | None = None,
     email: str | None = None,
+    address: str | None = None,
+    occupation: str | None = None,
+    locale: str = "id",
+    consent_at: dt.datetime | None = None,
+    privacy_notice_version: str | None = None,
 ) -> Person:
-    """Create a person; NIK, phone and email are encrypted and bound to the new row.
-    ``duplicate_person`` if the NIK is registered already (staff review decides)."""
-    person = Person(id=uuid7(), full_name=full_name.strip(), date_of_birth=date_of_birth, sex=sex)
+    """Create a person; NIK, phone, email and address are encrypted and bound to the new
+    row. ``duplicate_person`` if the NIK is registered already (staff review decides).
+    ``consent_at`` and ``privacy_notice_version`` record the consent given on the
+    booking page (or at the walk-in desk)."""
+    person = Person(
+        id=uuid7(),
+        full_name=full_name.strip(),
+        date_of_birth=date_of_birth,
+        sex=sex,
+        occupation=(occupation or "").strip() or None,
+        locale=locale,
+        consent_at=consent_at,
+        privacy_notice_version=privacy_notice_version,
+    )
     if nik is not None:
         nik = normalise_nik(nik)
         if find_person_by_nik(nik) is not None:
@@ -58,6 +74,8 @@ def register_person(
         person.nik_bidx = crypto.blind_index(nik, "nik")
     if phone:
         person.phone_encrypted = crypto.encrypt(phone.strip(), person._aad("phone"))
+    if address and address.strip():
+        person.address_encrypted = crypto.encrypt(address.strip(), person._aad("address"))
     if email:
         person.email_encrypted = crypto.encrypt(email.strip().lower(), person._aad("email"))
     db.session.add(person)
