@@ -131,3 +131,21 @@ def test_a_public_campaign_has_no_roster(app, client, create_user, login):
         db.session.commit()
     _signed_in(client, create_user, login, tenant)
     assert client.get(_url(tenant, world, "/roster")).status_code == 404
+
+
+def test_seed_demo_gives_the_employee_campaign_a_roster(app, runner):
+    from core.models import Tenant
+
+    result = runner.invoke(args=["sentra", "seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "employee number PMB-1001, date of birth 1990-01-01" in result.output
+    company = db.session.scalar(sa.select(Tenant).where(Tenant.slug == "demo-company"))
+    with tenant_context(company):
+        numbers = set(db.session.scalars(sa.select(RosterEntry.employee_number)))
+        db.session.rollback()
+    assert numbers == {f"PMB-100{i}" for i in range(1, 6)}
+    again = runner.invoke(args=["sentra", "seed-demo"])  # re-running duplicates nothing
+    assert again.exit_code == 0, again.output
+    with tenant_context(company):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RosterEntry)) == 5
+        db.session.rollback()
