@@ -67,6 +67,7 @@ MODEL_MODULES = [
     "tenants.booking.cli",
     "tenants.booking.jobs",
     "tenants.roster.models",
+    "tenants.roster.cli",
     "onboarding.signup.models",
     "onboarding.team.models",
     "tenants.onsite.models",
