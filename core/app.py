@@ -50,6 +50,8 @@ BLUEPRINTS = [
     "tenants.roster.public:bp",
     "tenants.onsite.views:bp",
     "tenants.onsite.views:static_bp",
+    "tenants.reporting.views:bp",
+    "tenants.reporting.review:bp",
 ]
 
 #: Modules whose import registers models, signal receivers and CLI commands.
@@ -72,6 +74,7 @@ MODEL_MODULES = [
     "onboarding.team.models",
     "tenants.onsite.models",
     "tenants.reporting.models",
+    "tenants.reporting.jobs",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

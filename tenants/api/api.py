@@ -32,6 +32,7 @@ RESOURCE_MODULES = [
     "tenants.api.resources.campaigns",
     "tenants.api.resources.bookings",
     "tenants.api.resources.roster",
+    "tenants.api.resources.exports",
 ]
 
 for _module in RESOURCE_MODULES:

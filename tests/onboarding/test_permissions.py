@@ -57,6 +57,7 @@ from tests.onboarding.venue_support import submit
 from tests.onboarding.venue_support import upload
 from tests.onboarding.venue_support import upload_required
 from tests.tenants.onsite import support as onsite_support
+from tests.tenants.reporting import support as reporting_support
 from tests.tenants.roster import support as roster_support
 
 ANON, OWNER, ADMIN, COORD, CHECKIN = "anonymous", "owner", "admin", "coordinator", "checkin"
@@ -584,6 +585,31 @@ ROUTES: dict[str, Case] = {
     },
     "onsite.close_day": Case(member(Role.COORDINATOR), _venue, foreign=lambda w: _venue(w, "beta")),
     # --- reporting, dashboards, exports (issue 7) ---
+    # coordinators and above; each export also names its own minimum role (tested in
+    # tests/tenants/reporting/test_runs.py: the doses export is for admins and owners)
+    "reports.index": Case(member(Role.COORDINATOR)),
+    **{
+        f"reports.{name}": Case(
+            member(Role.COORDINATOR),
+            reporting_support.matrix_run,
+            foreign=lambda w: reporting_support.matrix_run(w, "beta"),
+        )
+        for name in ("run", "download")
+    },
+    "reports.schedules_page": Case(member(Role.ADMIN)),
+    "reports.stop_schedule": Case(
+        member(Role.ADMIN),
+        reporting_support.matrix_schedule,
+        foreign=lambda w: reporting_support.matrix_schedule(w, "beta"),
+    ),
+    "reports.dashboard": Case(
+        member(Role.COORDINATOR), _campaign, foreign=lambda w: _campaign(w, "beta")
+    ),
+    "review_stats.stats": Case(platform(PlatformRole.REVIEWER)),
+    "api_v1.create_export": Case(everyone(UNAUTHORIZED)),
+    "api_v1.list_exports": Case(everyone(UNAUTHORIZED)),
+    "api_v1.get_export": Case(everyone(UNAUTHORIZED), lambda w: {"run_id": uuid7()}),
+    "api_v1.download_export": Case(everyone(UNAUTHORIZED), lambda w: {"run_id": uuid7()}),
 }
 
 

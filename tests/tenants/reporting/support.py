@@ -79,3 +79,41 @@ def build_dataset(vaccinator: User) -> Dataset:
 def dataset_for(tenant, vaccinator: User) -> Dataset:
     with tenant_context(tenant):
         return build_dataset(vaccinator)
+
+
+# --- for tests/onboarding/test_permissions.py -----------------------------------------
+
+
+def matrix_run(w, slug: str = "alpha") -> dict:
+    """A queued run of a coordinator's export (made once per world; no job runs it, and
+    its download answers with the run's page until it is done)."""
+    from tenants.reporting.models import ExportFormat
+    from tenants.reporting.models import ExportRun
+
+    runs = w.__dict__.setdefault("_export_runs", {})
+    if slug not in runs:
+        with tenant_context(w._tenant(slug)):
+            run = ExportRun(
+                exporter="bookings_schedule", format=ExportFormat.CSV, parameters=PERIOD
+            )
+            db.session.add(run)
+            db.session.commit()
+            runs[slug] = run.id
+    return {"run_id": runs[slug]}
+
+
+def matrix_schedule(w, slug: str = "alpha") -> dict:
+    """A daily schedule (made once per world; stopping it twice changes nothing)."""
+    from tenants.reporting.models import ExportFormat
+    from tenants.reporting.models import ReportSchedule
+
+    found = w.__dict__.setdefault("_report_schedules", {})
+    if slug not in found:
+        with tenant_context(w._tenant(slug)):
+            schedule = ReportSchedule(
+                exporter="bookings_schedule", format=ExportFormat.CSV, recipients=["a@b.test"]
+            )
+            db.session.add(schedule)
+            db.session.commit()
+            found[slug] = schedule.id
+    return {"schedule_id": found[slug]}
