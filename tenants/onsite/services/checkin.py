@@ -253,6 +253,9 @@ def check_in(
     inspection = inspect_booking(booking, venue_id, day, now)
     blocking = [f for f in inspection.flags if f.blocking]
     if blocking:
+        # The same request may have committed since the first look (a retry racing it).
+        if nonce and (earlier := _by_nonce(nonce, booking_id)) is not None:
+            return earlier
         raise OnsiteError(blocking[0].message, code=blocking[0].code)
     if inspection.warnings and not confirm_warnings:
         raise OnsiteError(

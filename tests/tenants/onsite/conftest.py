@@ -7,6 +7,10 @@ from flask_babel import force_locale
 
 
 @pytest.fixture(autouse=True)
-def _english(app):
+def _english(request):
+    # The PostgreSQL concurrency tests bring their own app (pg_app); the others use
+    # the suite's app, on both databases.
+    if "pg_app" not in request.fixturenames:
+        request.getfixturevalue("app")
     with force_locale("en"):
         yield
