@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema
 from marshmallow import fields
+from marshmallow import pre_dump
 from marshmallow import pre_load
 from marshmallow import validate
 
@@ -73,6 +74,16 @@ class ExportRunSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
     started_at = fields.DateTime(dump_only=True, allow_none=True)
     finished_at = fields.DateTime(dump_only=True, allow_none=True)
+
+    @pre_dump
+    def _typed_parameters(self, run, **kwargs):
+        # stored serialised (JSON column); shown with the same types the client sent
+        names = ("id", "exporter", "format", "status", "rows_done", "size", "error",
+                 "created_at", "started_at", "finished_at")  # fmt: skip
+        return {
+            **{n: getattr(run, n) for n in names},
+            "parameters": PeriodSchema().load(run.parameters),
+        }
 
 
 class DownloadLinkSchema(Schema):
