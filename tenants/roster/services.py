@@ -139,10 +139,21 @@ def _nik_problem(nik: str) -> str | None:
     return None
 
 
+def _storable(text: str) -> bool:
+    """No control characters, and valid Unicode (JSON can carry lone surrogates)."""
+    if _CONTROL.search(text):
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_row(raw: dict, today: dt.date) -> tuple[dict | None, list[str]]:
     """Validate one row: its clean values, or None and the reasons in plain words."""
     reasons: list[str] = []
-    if any(isinstance(v, str) and _CONTROL.search(v) for v in raw.values()):
+    if any(isinstance(v, str) and not _storable(v) for v in raw.values()):
         return None, [_("the row contains control characters (invisible codes); retype it")]
     number = _text(raw.get("employee_number"))
     name = _text(raw.get("full_name"))

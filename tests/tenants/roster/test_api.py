@@ -3,7 +3,12 @@ with its cursor, and another tenant's campaign answering 404."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from core.extensions import db
 from core.tenancy import tenant_context
@@ -89,3 +94,44 @@ def test_scopes_and_tenants(app, client, create_tenant):
     with tenant_context(tenant):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RosterEntry)) == 0
         db.session.rollback()
+
+
+_maybe_text = st.none() | st.text(max_size=40)
+_row = st.fixed_dictionaries(
+    {"employee_number": st.text(min_size=1, max_size=64)},
+    optional={
+        "full_name": _maybe_text,
+        "nik": _maybe_text | st.from_regex(r"3171\d{12}", fullmatch=True),
+        "date_of_birth": _maybe_text | st.dates().map(str),
+        "email": _maybe_text | st.emails(),
+        "dependants_allowed": st.none() | st.integers(-1000, 1000),
+    },
+)
+
+
+@pytest.fixture
+def roster_api(app):
+    tenant, world = employee_world()
+    return tenant, world, issue_key(tenant, scopes=["read", "roster"])
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=st.lists(_row, min_size=1, max_size=8))
+def test_any_rows_get_a_result_each_and_never_a_server_error(client, roster_api, rows):
+    tenant, world, token = roster_api
+    response = client.post(_url(world), json={"rows": rows}, headers=bearer(token))
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    results = response.json["rows"]
+    assert len(results) == len(rows)
+    assert all(r["reasons"] for r in results if r["status"] == "refused")
+    kept = {r["employee_number"] for r in results if r["status"] != "refused"}
+    with tenant_context(tenant):
+        stored = set(
+            db.session.scalars(
+                sa.select(RosterEntry.employee_number).where(RosterEntry.employee_number.in_(kept))
+            )
+        )
+        db.session.rollback()
+    assert stored == kept
