@@ -16,6 +16,9 @@ from tenants.booking.models import Administration
 from tenants.booking.models import Booking
 from tenants.booking.models import BookingStatus
 from tenants.booking.models import Person
+from tenants.campaigns.models import Campaign
+from tenants.campaigns.models import CampaignStatus
+from tenants.campaigns.models import CampaignVenue
 from tenants.campaigns.models import Slot
 from tenants.campaigns.models import WalkInDay
 from tenants.onsite.models import AdverseEvent
@@ -193,6 +196,48 @@ class Board:
 _STATUSES = [s.value for s in BookingStatus]
 
 
+def walk_in_places(venue_id: uuid.UUID, day: dt.date) -> int:
+    """Walk-in places still free at the venue on ``day``, over the campaigns running
+    there (a campaign's day row is only made at its first walk-in: until then its
+    whole allowance is free)."""
+    left = db.session.scalar(
+        sa.select(
+            sa.func.coalesce(
+                sa.func.sum(
+                    sa.func.coalesce(
+                        WalkInDay.allowance - WalkInDay.used, Campaign.walk_ins_per_day
+                    )
+                ),
+                0,
+            )
+        )
+        .select_from(Campaign)
+        .join(
+            CampaignVenue,
+            sa.and_(
+                CampaignVenue.tenant_id == Campaign.tenant_id,
+                CampaignVenue.campaign_id == Campaign.id,
+            ),
+        )
+        .outerjoin(
+            WalkInDay,
+            sa.and_(
+                WalkInDay.tenant_id == Campaign.tenant_id,
+                WalkInDay.campaign_id == Campaign.id,
+                WalkInDay.venue_id == CampaignVenue.venue_id,
+                WalkInDay.day == day,
+            ),
+        )
+        .where(
+            CampaignVenue.venue_id == venue_id,
+            Campaign.status == CampaignStatus.PUBLISHED,
+            Campaign.starts_on <= day,
+            Campaign.ends_on >= day,
+        )
+    )
+    return int(left or 0)
+
+
 def board(venue: Venue, day: dt.date, now: dt.datetime) -> Board:
     """The live venue board: every slot of the day with its bookings by status, the
     walk-ins, stock on hand against promised per vaccine, opened vials."""
@@ -224,11 +269,7 @@ def board(venue: Venue, day: dt.date, now: dt.datetime) -> Board:
         .group_by(Booking.status)
     ):
         walk_ins[BookingStatus(status).value] += n
-    places = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(WalkInDay.allowance - WalkInDay.used), 0)).where(
-            WalkInDay.venue_id == venue.id, WalkInDay.day == day
-        )
-    )
+    places = walk_in_places(venue.id, day)
     totals = Counter()
     for counts in by_slot.values():
         totals.update(counts)

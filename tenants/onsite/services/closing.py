@@ -23,7 +23,6 @@ from tenants.booking.models import WaitlistEntry
 from tenants.booking.models import WaitlistStatus
 from tenants.booking.services import mark_no_show
 from tenants.campaigns.models import Slot
-from tenants.campaigns.models import WalkInDay
 from tenants.onsite import queries
 from tenants.onsite.models import DayClose
 from tenants.onsite.models import VialOpening
@@ -57,12 +56,7 @@ def leftovers(venue_id: uuid.UUID, day: dt.date) -> Leftovers:
             WaitlistEntry.status == WaitlistStatus.WAITING,
         )
     )
-    places = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(WalkInDay.allowance - WalkInDay.used), 0)).where(
-            WalkInDay.venue_id == venue_id, WalkInDay.day == day
-        )
-    )
-    return Leftovers(int(doses or 0), int(waiting or 0), int(places or 0))
+    return Leftovers(int(doses or 0), int(waiting or 0), queries.walk_in_places(venue_id, day))
 
 
 @dataclass

@@ -32,7 +32,9 @@ from tenants.onsite.services import OnsiteError
 from tenants.onsite.services.checkin import check_in
 from tenants.onsite.services.checkin import inspect_booking
 from tenants.onsite.services.checkin import lookup_today
+from tenants.onsite.services.closing import Leftovers
 from tenants.onsite.services.closing import close_day
+from tenants.onsite.services.closing import leftovers
 from tenants.onsite.services.screening import record_screening
 from tenants.onsite.services.vaccination import record_adverse_event
 from tenants.onsite.services.vaccination import record_dose
@@ -386,6 +388,8 @@ def test_end_of_day_marks_no_shows_wastes_open_vials_once(world):
     _check_in(world, came)
     _screen(world, came)
     _dose(world, came)  # opens a vial of 5, 1 used
+    # before closing, the page proposes the vial's rest to the waitlist and walk-ins
+    assert leftovers(world.venues[0].id, DAY) == Leftovers(4, 0, 2)
     result = run_in_transaction(
         lambda: close_day(world.venues[0].id, DAY, actor=world.staff, now=EVENING)
     )
@@ -404,6 +408,23 @@ def test_end_of_day_marks_no_shows_wastes_open_vials_once(world):
     assert again.already_closed and again.close.id == result.close.id
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DayClose)) == 1
     assert counters(world.venues[0], world.product) == (1, 1)
+    assert_consistent()
+
+
+def test_a_vial_whose_doses_are_promised_stays_open_and_the_summary_says_so(world):
+    came = _book(world)
+    _check_in(world, came)
+    _screen(world, came)
+    _dose(world, came)  # 5 on hand; the next dose promised
+    for i in range(4):  # four more doses promised: every dose on hand is
+        _book(world, slot_index=2 + i)
+    result = run_in_transaction(
+        lambda: close_day(world.venues[0].id, DAY, actor=world.staff, now=EVENING)
+    )
+    (refused,) = result.close.summary["vials_not_closed"]
+    assert "promised" in refused["reason"]
+    assert db.session.scalar(sa.select(VialOpening.closed_at)) is None
+    assert counters(world.venues[0], world.product) == (5, 5)
     assert_consistent()
 
 

@@ -134,6 +134,7 @@ def test_board_shows_the_day_and_its_fragment_refreshes(site, client):
     assert live.status_code == 200 and "<html" not in live.text and 'id="board-slots"' in live.text
     data = client.get(url + "/live", headers={"Accept": "application/json"}).get_json()
     assert data["totals"]["booked"] == 1 and data["day"] == "2030-01-07"
+    assert data["walk_in_places"] == 2  # the campaign's allowance, none used yet
     assert data["stock"] == [
         {"product": site.product.name, "on_hand": 10, "promised": 1, "free": 9}
     ]
