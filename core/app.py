@@ -48,6 +48,8 @@ BLUEPRINTS = [
     "tenants.campaigns.views:bp",
     "tenants.roster.views:bp",
     "tenants.roster.public:bp",
+    "tenants.public.views:bp",
+    "tenants.public.views:static_bp",
     "tenants.onsite.views:bp",
     "tenants.onsite.views:static_bp",
     "tenants.reporting.views:bp",

@@ -65,6 +65,13 @@ def from_env(instance_path: Path, environ: os._Environ | dict | None = None) -> 
         "STRIPE_PRICE_CLINIC": env.get("STRIPE_PRICE_CLINIC") or None,
         "STRIPE_PRICE_ENTERPRISE": env.get("STRIPE_PRICE_ENTERPRISE") or None,
         "BILLING_GRACE_DAYS": int(env.get("BILLING_GRACE_DAYS", "7")),
+        # The public booking page's confirmation (tenants.public): limits per address, per
+        # NIK and per phone (flask-limiter syntax), and the least time a person takes to
+        # fill in their details. A load generator on one address raises the first.
+        "PUBLIC_BOOKING_RATE_PER_IP": env.get("PUBLIC_BOOKING_RATE_PER_IP", "30/minute"),
+        "PUBLIC_BOOKING_RATE_PER_NIK": env.get("PUBLIC_BOOKING_RATE_PER_NIK", "5/hour"),
+        "PUBLIC_BOOKING_RATE_PER_PHONE": env.get("PUBLIC_BOOKING_RATE_PER_PHONE", "10/hour"),
+        "PUBLIC_BOOKING_MIN_FILL_SECONDS": float(env.get("PUBLIC_BOOKING_MIN_FILL_SECONDS", "3")),
     }
     if not settings["SECRET_KEY"] and sentra_env != "production":
         settings["SECRET_KEY"] = _secret_key_from_instance(instance_path)
