@@ -17,6 +17,8 @@ from onboarding.venues.models import Venue
 from tenants.booking.models import Administration
 from tenants.booking.models import Booking
 from tenants.booking.models import Person
+from tenants.onsite.models import AdverseEvent
+from tenants.onsite.models import Screening
 from tenants.reporting.exporters.base import Exporter
 from tenants.reporting.exporters.base import iso
 from tenants.reporting.sql import local_date
@@ -44,6 +46,8 @@ class Dose:
     full_name: str
     sex: str
     date_of_birth: dt.date
+    occupation: str
+    address: str
     phone: str
     vaccine: str
     manufacturer: str
@@ -59,14 +63,19 @@ class Dose:
     city: str
     vaccinator: str
     vaccinator_id: object
+    #: the last screening decision before the dose (vaccinate, defer, do_not_vaccinate)
+    screening: str
+    #: "severity: description" of each adverse event recorded, "; "-separated
+    adverse_events: str
 
 
 class AdministeredDoses(Exporter):
     identifier = "administered_doses"
     name = _l("Administered doses (ministry report)")
     description = _l(
-        "One row per dose given: NIK in full, name, sex, date of birth and age, phone, "
-        "vaccine, batch, dose number, date, venue and vaccinator."
+        "One row per dose given: NIK in full, name, sex, date of birth and age, "
+        "occupation, address, phone, vaccine, batch, dose number, date, venue, "
+        "vaccinator, screening outcome and adverse events."
     )
     required_role = Role.ADMIN  # full NIKs
     formats = ("csv", "xlsx", "fhir")
@@ -80,6 +89,8 @@ class AdministeredDoses(Exporter):
             _l("Sex"),
             _l("Date of birth"),
             _l("Age"),
+            _l("Occupation"),
+            _l("Address"),
             _l("Phone"),
             _l("Vaccine"),
             _l("Manufacturer"),
@@ -91,11 +102,34 @@ class AdministeredDoses(Exporter):
             _l("Province"),
             _l("City"),
             _l("Vaccinator"),
+            _l("Screening outcome"),
+            _l("Adverse events"),
         ]
 
     def statement(self) -> sa.Select:
         a, b, p, lot, prod, v = Administration, Booking, Person, Lot, Product, Venue
         day = local_date(a.administered_at, v.timezone)
+        # correlated per dose, both on (tenant_id, booking/administration) indexes
+        screening = (
+            sa.select(Screening.outcome)
+            .where(Screening.tenant_id == b.tenant_id, Screening.booking_id == b.id)
+            .where(Screening.at <= a.administered_at)
+            .order_by(Screening.at.desc(), Screening.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        events = (
+            sa.select(
+                sa.func.aggregate_strings(
+                    sa.cast(AdverseEvent.severity, sa.String(20))
+                    + sa.literal(": ")
+                    + AdverseEvent.description,
+                    "; ",
+                )
+            )
+            .where(AdverseEvent.tenant_id == a.tenant_id, AdverseEvent.administration_id == a.id)
+            .scalar_subquery()
+        )
         statement = (
             sa.select(
                 a.id,
@@ -104,6 +138,8 @@ class AdministeredDoses(Exporter):
                 p.full_name,
                 p.sex,
                 p.date_of_birth,
+                p.occupation,
+                p.address_encrypted,
                 p.phone_encrypted,
                 prod.name,
                 prod.manufacturer,
@@ -119,6 +155,8 @@ class AdministeredDoses(Exporter):
                 v.city,
                 User.name,
                 a.vaccinator_id,
+                screening,
+                events,
             )
             .join(b, sa.and_(b.tenant_id == a.tenant_id, b.id == a.booking_id))
             .join(p, sa.and_(p.tenant_id == b.tenant_id, p.id == b.person_id))
@@ -137,29 +175,9 @@ class AdministeredDoses(Exporter):
     def doses(self) -> Iterator[Dose]:
         """The doses of the period, oldest first, personal fields decrypted."""
         for row in self.stream(self.statement()):
-            (
-                aid,
-                pid,
-                nik,
-                name,
-                sex,
-                born,
-                phone,
-                vaccine,
-                maker,
-                batch,
-                expiry,
-                dose,
-                at,
-                day,
-                vid,
-                vname,
-                vaddr,
-                prov,
-                city,
-                vaccinator,
-                vaccinator_id,
-            ) = row
+            (aid, pid, nik, name, sex, born, occupation, address, phone, vaccine, maker, batch,
+             expiry, dose, at, day, vid, vname, vaddr, prov, city, vaccinator, vaccinator_id,
+             screening, events) = row  # fmt: skip
             yield Dose(
                 aid,
                 pid,
@@ -167,6 +185,8 @@ class AdministeredDoses(Exporter):
                 name,
                 sex.value if sex else "",
                 born,
+                occupation or "",
+                _decrypt(pid, "address", address),
                 _decrypt(pid, "phone", phone),
                 vaccine,
                 maker,
@@ -182,6 +202,8 @@ class AdministeredDoses(Exporter):
                 city,
                 vaccinator or "",
                 vaccinator_id,
+                str(screening or ""),
+                events or "",
             )
 
     def records(self) -> Iterator[tuple]:
@@ -192,6 +214,8 @@ class AdministeredDoses(Exporter):
                 d.sex,
                 iso(d.date_of_birth),
                 age_on(d.date_of_birth, d.day),
+                d.occupation,
+                d.address,
                 d.phone,
                 d.vaccine,
                 d.manufacturer,
@@ -203,4 +227,6 @@ class AdministeredDoses(Exporter):
                 d.province,
                 d.city,
                 d.vaccinator,
+                d.screening,
+                d.adverse_events,
             )

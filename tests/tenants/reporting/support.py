@@ -1,7 +1,7 @@
 """A small reporting dataset on top of tests/tenants/ledger_support.py.
 
-Alpha (the tenant under test) has two venues; on day one at venue 1, Siti gets her
-first dose from ``LOT-A`` (given by a named vaccinator) and her second is booked
+Alpha (the tenant under test) has two venues; on day one at venue 1, Siti (screened:
+vaccinate) gets her first dose from ``LOT-A`` (given by a named vaccinator) and her second is booked
 automatically; Budi is booked and does not come; a walk-in, Andi, is vaccinated and
 then the dose is voided (recorded in error). Venue 2 is fully booked on day one (four
 guests) and Wati waits for a seat.
@@ -25,6 +25,10 @@ from tenants.booking.services import record_administration
 from tenants.booking.services import register_person
 from tenants.booking.services import register_walk_in
 from tenants.booking.services import void_administration
+from tenants.onsite.models import AdverseEvent
+from tenants.onsite.models import Screening
+from tenants.onsite.models import ScreeningOutcome
+from tenants.onsite.models import Severity
 from tenants.stock.models import Lot
 from tests.tenants.ledger_support import BEFORE
 from tests.tenants.ledger_support import ON_DAY_ONE
@@ -53,14 +57,30 @@ def build_dataset(vaccinator: User) -> Dataset:
     world = build_world(venues=2, stations=2, doses=10, days=5, walk_ins=2)
     venue, other = world.venues
     siti = register_person(
-        "Siti Rahayu", dt.date(1990, 1, 1), nik=SITI_NIK, sex=Sex.FEMALE, phone="+6281234567890"
+        "Siti Rahayu",
+        dt.date(1990, 1, 1),
+        nik=SITI_NIK,
+        sex=Sex.FEMALE,
+        phone="+6281234567890",
+        address="Jl. Melati 5, Jakarta",
+        occupation="Guru",
     )
     budi = register_person("Budi Santoso", dt.date(1985, 2, 2), nik=BUDI_NIK, sex=Sex.MALE)
     andi = register_person("Andi Walk", dt.date(1980, 3, 3), nik=ANDI_NIK, sex=Sex.MALE)
     slots = world.slots(venue)
     lot = db.session.scalar(sa.select(Lot).where(Lot.venue_id == venue.id))
     first = book_slot(world.campaign, slots[0].id, siti.id, now=BEFORE)
+    db.session.add(Screening(booking_id=first.id, outcome=ScreeningOutcome.VACCINATE,
+                             at=ON_DAY_ONE - dt.timedelta(minutes=10)))  # fmt: skip
     result = record_administration(first.id, lot.id, vaccinator=vaccinator, now=ON_DAY_ONE)
+    db.session.add(
+        AdverseEvent(
+            administration_id=result.administration.id,
+            severity=Severity.MILD,
+            description="pain at the injection site",
+            observed_at=ON_DAY_ONE + dt.timedelta(minutes=20),
+        )
+    )
     no_show = book_slot(world.campaign, slots[1].id, budi.id, now=BEFORE)
     mark_no_show(no_show.id, now=ON_DAY_ONE + dt.timedelta(hours=3))
     walk_in = register_walk_in(world.campaign, venue.id, andi.id, now=ON_DAY_ONE)

@@ -51,43 +51,18 @@ def _rows(cls, **params):
 def test_administered_doses_has_the_ministry_fields_and_leaves_voided_doses_out(data):
     header, *rows = _rows(AdministeredDoses)
     assert header == [
-        "NIK",
-        "Name",
-        "Sex",
-        "Date of birth",
-        "Age",
-        "Phone",
-        "Vaccine",
-        "Manufacturer",
-        "Batch",
-        "Dose number",
-        "Date",
-        "Time (UTC)",
-        "Venue",
-        "Province",
-        "City",
-        "Vaccinator",
-    ]
+        "NIK", "Name", "Sex", "Date of birth", "Age", "Occupation", "Address", "Phone",
+        "Vaccine", "Manufacturer", "Batch", "Dose number", "Date", "Time (UTC)", "Venue",
+        "Province", "City", "Vaccinator", "Screening outcome", "Adverse events",
+    ]  # fmt: skip
     assert len(rows) == 1  # Andi's dose was voided; Budi did not come
     (row,) = rows
     assert row == (
-        SITI_NIK,
-        "Siti Rahayu",
-        "female",
-        "1990-01-01",
-        40,
-        "+6281234567890",
-        data.world.product.name,
-        "Test Pharma",
-        "LOT-A",
-        1,
-        "2030-01-07",
-        "2030-01-07T03:00:00+00:00",
-        "Venue 1",
-        "DKI Jakarta",
-        "Jakarta Selatan",
-        "Dr. Vaksin",
-    )
+        SITI_NIK, "Siti Rahayu", "female", "1990-01-01", 40, "Guru", "Jl. Melati 5, Jakarta",
+        "+6281234567890", data.world.product.name, "Test Pharma", "LOT-A", 1, "2030-01-07",
+        "2030-01-07T03:00:00+00:00", "Venue 1", "DKI Jakarta", "Jakarta Selatan", "Dr. Vaksin",
+        "vaccinate", "mild: pain at the injection site",
+    )  # fmt: skip
 
 
 def test_filters_by_period_venue_and_campaign(data):
