@@ -9,6 +9,7 @@ import io
 import json
 
 import pytest
+import sqlalchemy as sa
 from fhir.resources.R4B.bundle import Bundle
 from flask_babel import force_locale
 from openpyxl import load_workbook
@@ -154,3 +155,42 @@ def test_every_exporter_names_its_parameters_and_formats():
     for identifier, cls in EXPORTERS.items():
         assert cls.identifier == identifier and set(cls.formats) >= {"csv", "xlsx"}
         assert {"date_from", "date_to"} <= set(cls.parameters().fields)
+
+
+def test_employee_participation_counts_roster_booked_and_vaccinated(data):
+    from tenants.booking.models import Booking
+    from tenants.booking.models import BookingStatus
+    from tenants.reporting.exporters.participation import EmployeeParticipation
+    from tenants.roster.models import RosterBooking
+    from tenants.roster.models import RosterEntry
+
+    campaign_id = data.world.campaign.id
+
+    def entry(number, born):
+        row = RosterEntry(campaign_id=campaign_id, employee_number=number,
+                          full_name=f"Employee {number}", date_of_birth=born)  # fmt: skip
+        db.session.add(row)
+        db.session.flush()
+        return row.id
+
+    def booking_of(person_id):
+        return db.session.scalar(
+            sa.select(Booking.id).where(Booking.person_id == person_id, Booking.dose_number == 1)
+        )
+
+    siti, budi, boss = (entry(n, dt.date(1980, 1, 1)) for n in ("E1", "E2", "E3"))
+    guest = db.session.scalar(
+        sa.select(Booking).where(Booking.status == BookingStatus.BOOKED, Booking.dose_number == 1)
+    )
+    db.session.add_all([
+        RosterBooking(campaign_id=campaign_id, booking_id=booking_of(data.siti.id), entry_id=siti),
+        RosterBooking(campaign_id=campaign_id, booking_id=booking_of(data.budi.id), entry_id=budi),
+        RosterBooking(campaign_id=campaign_id, booking_id=guest.id, entry_id=boss, dependant=True),
+    ])  # fmt: skip
+    db.session.flush()
+    header, *rows = _rows(EmployeeParticipation)
+    assert header[0] == "Campaign" and len(header) == 6
+    # 3 on the roster; Siti booked and vaccinated; Budi's booking ended as a no-show;
+    # the boss's dependant is booked, not yet vaccinated
+    assert rows == [("Test campaign", 3, 1, 1, 1, 0)]
+    assert _rows(EmployeeParticipation, date_from="2031-01-01", date_to="2031-01-02") == [header]
