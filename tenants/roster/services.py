@@ -13,6 +13,7 @@ raises before anything is written.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import secrets
 import uuid
@@ -23,7 +24,6 @@ from dataclasses import field
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from stdnum.exceptions import InvalidComponent
-from stdnum.exceptions import InvalidLength
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.id import nik as stdnum_nik
 
@@ -116,6 +116,11 @@ def _parse_date(value: object) -> dt.date | None:
     text = _text(value)
     if text is None:
         return None
+    if len(text) == 10 and text[4] == "-":
+        try:
+            return dt.date.fromisoformat(text)  # the common case, ~50 times faster
+        except ValueError:
+            pass
     for fmt in _DATE_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt).date()
@@ -124,18 +129,32 @@ def _parse_date(value: object) -> dt.date | None:
     raise ValueError(text)
 
 
-def _nik_problem(nik: str) -> str | None:
+@functools.lru_cache(maxsize=4096)
+def _known_place(prefix: str) -> bool:
+    """Whether a NIK's first four digits name a province and regency (python-stdnum's
+    table). Cached: looking the table up is most of what validating a NIK costs, and a
+    roster has few distinct places. Checked through the public ``validate`` on a NIK
+    made of the prefix and a fixed valid date."""
     try:
-        stdnum_nik.validate(nik)
-    except InvalidLength:
-        return _("the NIK %(nik)s does not have 16 digits", nik=nik)
-    except InvalidComponent:
-        return _(
-            "the NIK %(nik)s is not a real NIK (its province code or birth date is impossible)",
-            nik=nik,
-        )
+        stdnum_nik.validate(f"{prefix}00010170" + "0001")
     except StdnumError:
+        return False
+    return True
+
+
+def _nik_problem(nik: str) -> str | None:
+    """What is wrong with a NIK, in words (python-stdnum's rules: 16 digits, a real
+    birth date, a known province and regency), or None."""
+    if not nik.isascii() or not nik.isdigit():
         return _("the NIK %(nik)s may contain only digits", nik=nik)
+    if len(nik) != 16:
+        return _("the NIK %(nik)s does not have 16 digits", nik=nik)
+    try:
+        stdnum_nik.get_birth_date(nik)
+    except (InvalidComponent, ValueError):
+        return _("the NIK %(nik)s encodes an impossible birth date", nik=nik)
+    if not _known_place(nik[:4]):
+        return _("the NIK %(nik)s starts with an unknown province or regency code", nik=nik)
     return None
 
 
