@@ -7,11 +7,8 @@ from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 from marshmallow import validates
-from stdnum.exceptions import ValidationError as StdnumError
-from stdnum.id import nik as stdnum_nik
 
 from core.schemas import FormSchema
-from tenants.booking.models import Sex
 from tenants.onsite.models import ScreeningEffect
 from tenants.onsite.models import ScreeningOutcome
 from tenants.onsite.models import Severity
@@ -88,25 +85,11 @@ class AdverseEventSchema(OnsiteForm):
 
 
 class WalkInSchema(OnsiteForm):
-    """The booking page's person fields, typed at the desk from the KTP."""
+    """The desk's part of a walk-in; the person's data is the booking page's
+    ``tenants.public.schemas.PersonSchema`` (same rules, NIK checks included)."""
 
     campaign_id = fields.UUID(required=True, error_messages=_REQUIRED)
-    full_name = fields.String(
-        required=True, validate=validate.Length(min=2, max=200), error_messages=_REQUIRED
-    )
-    nik = fields.String(required=True, error_messages=_REQUIRED)
-    date_of_birth = fields.Date(required=True, error_messages=_REQUIRED)
-    sex = fields.Enum(Sex, by_value=True, load_default=None, allow_none=True)
-    phone = fields.String(load_default=None, validate=validate.Length(max=30))
-    email = fields.Email(load_default=None, allow_none=True)
     dose_number = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10))
-
-    @validates("nik")
-    def _nik(self, value, **kwargs):
-        try:
-            stdnum_nik.validate(value)
-        except StdnumError as exc:
-            raise ValidationError(_l("Not a valid NIK: 16 digits as on the KTP.")) from exc
 
 
 class QuestionSchema(OnsiteForm):

@@ -14,7 +14,6 @@ from core.extensions import db
 from core.models import User
 from tenants.booking.models import Booking
 from tenants.booking.models import Person
-from tenants.booking.models import Sex
 from tenants.booking.services import find_person_by_nik
 from tenants.booking.services import register_person
 from tenants.booking.services import register_walk_in
@@ -63,14 +62,16 @@ def admit_walk_in(
     full_name: str,
     date_of_birth: dt.date,
     nik: str,
-    sex: Sex | None = None,
-    phone: str | None = None,
-    email: str | None = None,
     dose_number: int = 1,
     actor: User | None,
     now: dt.datetime,
+    **details,
 ) -> Booking:
     """Register (or find, by NIK) the person and take a walk-in place and a dose.
+
+    ``details`` holds the other keyword arguments of ``register_person`` (sex, phone,
+    email, address, occupation, consent), as the booking page's ``PersonSchema``
+    gives them (``tenants.public.schemas.person_kwargs``).
 
     A NIK already registered under another name or birth date is refused with what
     collided, never silently merged: a mistyped NIK elsewhere is for staff review.
@@ -83,9 +84,7 @@ def admit_walk_in(
         raise OnsiteError(_("Unknown campaign."), code="invalid", status=404)
     person = find_person_by_nik(nik)
     if person is None:
-        person = register_person(
-            full_name, date_of_birth, nik=nik, sex=sex, phone=phone, email=email
-        )
+        person = register_person(full_name, date_of_birth, nik=nik, **details)
     elif not _same_person(person, full_name, date_of_birth):
         raise OnsiteError(
             _(

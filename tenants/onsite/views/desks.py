@@ -43,6 +43,9 @@ from tenants.onsite.views.common import at_local
 from tenants.onsite.views.common import bp
 from tenants.onsite.views.common import desk
 from tenants.onsite.views.common import run
+from tenants.public.schemas import PRIVACY_NOTICE_VERSION
+from tenants.public.schemas import PersonSchema
+from tenants.public.schemas import person_kwargs
 from tenants.stock.models import Product
 
 
@@ -358,23 +361,26 @@ def walk_in():
     if request.method == "GET":
         return _walk_in_page()
     data, errors = load_form(WalkInSchema(), request.form)
+    person, person_errors = load_form(PersonSchema(), request.form)
+    errors.update(person_errors)
     if errors:
         return _walk_in_page(422, errors, request.form)
     venue, _day = desk()
+    now = clock.now()
+    fields = person_kwargs(person)
+    if person.get("consent"):
+        fields.update(consent_at=now, privacy_notice_version=PRIVACY_NOTICE_VERSION)
     try:
         booking = run(
             lambda actor: walkin_service.admit_walk_in(
                 data["campaign_id"],
                 venue.id,
-                full_name=data["full_name"],
-                date_of_birth=data["date_of_birth"],
-                nik=data["nik"],
-                sex=data.get("sex"),
-                phone=data.get("phone"),
-                email=data.get("email"),
+                full_name=person["full_name"],
+                date_of_birth=person["date_of_birth"],
                 dose_number=data["dose_number"],
                 actor=actor,
-                now=clock.now(),
+                now=now,
+                **fields,
             )
         )
     except DomainError as exc:

@@ -17,6 +17,7 @@ from core.tenancy import tenant_context
 from tenants.booking.models import Administration
 from tenants.booking.models import Booking
 from tenants.booking.models import BookingStatus
+from tenants.booking.models import Person
 from tenants.booking.services import book_slot
 from tenants.onsite import clock
 from tenants.onsite.models import AdverseEvent
@@ -159,14 +160,26 @@ def test_walk_in_at_the_desk(site, client):
         "full_name": "Rudi Hartono",
         "nik": "3171010505850009",
         "date_of_birth": "1985-05-05",
+        "sex": "male",
+        "phone": "0812 3456 7890",
+        "address": "Jl. Melati 3, Jakarta",
+        "consent": "yes",
         "dose_number": "1",
     }
-    bad = client.post(f"{site.base}/walk-in", data={**form, "nik": "123"})
-    assert bad.status_code == 422 and "Not a valid NIK" in bad.text
+    # the booking page's rules: a NIK of 16 digits, consent, ...
+    unticked = {k: v for k, v in form.items() if k != "consent"}
+    bad = client.post(f"{site.base}/walk-in", data={**unticked, "nik": "123"})
+    assert bad.status_code == 422 and "A NIK has 16 digits" in bad.text
+    assert "agree to the processing" in bad.text
+    # ... and a birth date the NIK contradicts is a warning to confirm
+    odd = client.post(f"{site.base}/walk-in", data={**form, "date_of_birth": "1985-06-05"})
+    assert odd.status_code == 422 and 'name="confirm_mismatch"' in odd.text
     done = client.post(f"{site.base}/walk-in", data=form)
     assert done.status_code == 302 and done.location.endswith("/screening")
     walk_in = db.session.scalar(sa.select(Booking).where(Booking.slot_id.is_(None)))
     assert walk_in.status == BookingStatus.ARRIVED
+    person = db.session.get(Person, (site.tenant.id, walk_in.person_id))
+    assert person.phone == "+6281234567890" and person.consent_at == AT_0830
 
 
 def test_closing_the_day_needs_a_coordinator_and_happens_once(
