@@ -46,6 +46,7 @@ BLUEPRINTS = [
     "onboarding.review.views:bp",
     "tenants.stock.views:bp",
     "tenants.campaigns.views:bp",
+    "tenants.vouchers.views:bp",
     "tenants.roster.views:bp",
     "tenants.roster.public:bp",
     "tenants.public.views:bp",

@@ -17,6 +17,9 @@ tenant_created = _signals.signal("tenant-created")
 venue_approved = _signals.signal("venue-approved")
 #: sender: the Booking
 booking_created = _signals.signal("booking-created")
+#: sender: the Booking as it is now; kwargs: change ("rescheduled" | "cancelled"),
+#: previous_slot_id (rescheduled only)
+booking_changed = _signals.signal("booking-changed")
 #: sender: the User; kwargs: tenant (or None)
 user_signed_in = _signals.signal("user-signed-in")
 

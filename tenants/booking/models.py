@@ -17,6 +17,7 @@ from core.db import utcnow
 from core.extensions import db
 from core.tenancy import TenantOwned
 from core.tenancy import tenant_fk
+from tenants.vouchers.codes import new_voucher_code
 
 
 class Sex(enum.StrEnum):
@@ -130,6 +131,7 @@ class Booking(TenantOwned, db.Model):
         sa.Index("ix_booking_slot", "tenant_id", "slot_id"),
         sa.Index("ix_booking_person", "tenant_id", "person_id"),
         sa.Index("ix_booking_venue_product", "tenant_id", "venue_id", "product_id", "status"),
+        sa.UniqueConstraint("tenant_id", "voucher_code"),
     )
 
     person_id: Mapped[uuid.UUID] = mapped_column()
@@ -150,6 +152,11 @@ class Booking(TenantOwned, db.Model):
     follows_booking_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: the code read out at the door (``tenants.vouchers.codes``); made by the column
+    #: default, so every insert path of the ledger gets one
+    voucher_code: Mapped[str] = mapped_column(sa.String(10), default=new_voucher_code)
+    #: when the day-before reminder was queued (once per booking; cleared on reschedule)
+    reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Administration(TenantOwned, db.Model):

@@ -24,6 +24,7 @@ from core.extensions import db
 from core.ids import uuid7
 from core.models import Tenant
 from core.models import TenantStatus
+from core.signals import booking_changed
 from core.signals import booking_created
 from onboarding.venues.models import Venue
 from tenants.billing.queries import booking_allowed
@@ -335,7 +336,9 @@ def cancel_booking(booking_id: uuid.UUID, *, now: dt.datetime | None = None) -> 
     if row is None:
         raise _not_active()
     _release(row)
-    return fresh_booking(booking_id)
+    booking = fresh_booking(booking_id)
+    booking_changed.send(booking, change="cancelled")
+    return booking
 
 
 def _release(row) -> None:
@@ -426,7 +429,9 @@ def reschedule_booking(
         .values(slot_id=new_slot_id, venue_id=new_seat.venue_id)
         .execution_options(**NO_SYNC)
     )
-    return fresh_booking(booking_id)
+    booking = fresh_booking(booking_id)
+    booking_changed.send(booking, change="rescheduled", previous_slot_id=row.slot_id)
+    return booking
 
 
 def _ensure_walk_in_day(campaign: Campaign, venue_id: uuid.UUID, day: dt.date) -> uuid.UUID:
