@@ -136,19 +136,20 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def form_stamp(campaign_id: uuid.UUID) -> str:
-    """A signed "this form was shown now" for the campaign, for a hidden field."""
-    return _serializer().dumps(str(campaign_id))
+    """A signed "this form was shown now" for the campaign, for a hidden field (the
+    time to the millisecond: the signer's own timestamp has whole seconds only)."""
+    return _serializer().dumps([str(campaign_id), utcnow().timestamp()])
 
 
 def seconds_since_stamp(stamp: str, campaign_id: uuid.UUID) -> float | None:
     """How long ago the form with this stamp was shown, or None if the stamp is not ours
     (altered, for another campaign, or older than a day)."""
     try:
-        value, signed_at = _serializer().loads(
-            stamp or "", max_age=24 * 3600, return_timestamp=True
-        )
-    except BadSignature:
+        value = _serializer().loads(stamp or "", max_age=24 * 3600)
+        kept_campaign, shown_at = value
+        shown_at = float(shown_at)
+    except (BadSignature, TypeError, ValueError):
         return None
-    if value != str(campaign_id):
+    if kept_campaign != str(campaign_id):
         return None
-    return (utcnow() - signed_at).total_seconds()
+    return utcnow().timestamp() - shown_at
