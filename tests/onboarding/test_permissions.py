@@ -57,6 +57,7 @@ from tests.onboarding.venue_support import submit
 from tests.onboarding.venue_support import upload
 from tests.onboarding.venue_support import upload_required
 from tests.tenants.onsite import support as onsite_support
+from tests.tenants.public import support as public_support
 from tests.tenants.reporting import support as reporting_support
 from tests.tenants.roster import support as roster_support
 
@@ -514,6 +515,24 @@ ROUTES: dict[str, Case] = {
     "api_v1.openapi_json": Case(everyone()),
     "api_v1.docs": Case(everyone()),
     # --- public booking page (issue 5) ---
+    # the same answer for everyone; a campaign of beta under alpha's address is 404
+    "public.tenant": Case(everyone()),
+    **{
+        f"public.{name}": Case(
+            everyone(),
+            public_support.matrix_campaign,
+            foreign=lambda w: {
+                "campaign_slug": public_support.matrix_campaign(w, "beta")["campaign_slug"]
+            },
+        )
+        for name in ("campaign", "details", "review", "confirm", "done")
+    },
+    # the venue is not one of the campaign's approved venues: 404 whoever asks
+    **{
+        f"public.{name}": Case(everyone(HIDDEN), public_support.matrix_venue_day)
+        for name in ("venue", "day", "waitlist")
+    },
+    "public_static.static": Case(everyone(), lambda w: {"filename": "public.css"}),
     # --- vouchers and manage-booking links (issue 5) ---
     # --- rosters, eligibility, priority groups (issue 4) ---
     **{

@@ -69,3 +69,41 @@ def book(client, world, slot_index: int = 0, **overrides):
     response = fill_details(client, world, **overrides)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client.post(f"{base(world)}/confirm", data={})
+
+
+# --- the permission matrix (tests/onboarding/test_permissions.py) ---------------------
+
+
+def matrix_campaign(w, slug: str = "alpha") -> dict:
+    """A published public campaign of the matrix world's tenant, without venues (made
+    once per world). Its slug names the tenant, so beta's slug under alpha's address
+    must answer 404."""
+    made = w.__dict__.setdefault("_public_campaigns", {})
+    if slug not in made:
+        import datetime as dt
+
+        from tenants.campaigns.models import Audience
+        from tenants.campaigns.models import Campaign
+        from tenants.campaigns.models import CampaignStatus
+        from tenants.stock.services import create_product
+
+        with tenant_context(w._tenant(slug)):
+            product = create_product("Matrix public vaccine", "Test")
+            campaign = Campaign(
+                name="Matrix public",
+                slug=f"matrix-public-{slug}",
+                audience=Audience.PUBLIC,
+                product_id=product.id,
+                starts_on=dt.date(2030, 1, 7),
+                ends_on=dt.date(2030, 1, 7),
+                status=CampaignStatus.PUBLISHED,
+            )
+            db.session.add(campaign)
+            db.session.commit()
+            made[slug] = campaign.slug
+    return {"campaign_slug": made[slug]}
+
+
+def matrix_venue_day(w, slug: str = "alpha") -> dict:
+    """The matrix campaign with the tenant's (unapproved, so not bookable) venue."""
+    return {**matrix_campaign(w, slug), "venue_id": w.venues[slug], "day": "2030-01-07"}
