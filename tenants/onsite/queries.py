@@ -11,6 +11,7 @@ from dataclasses import field
 import sqlalchemy as sa
 
 from core.extensions import db
+from core.models import User
 from onboarding.venues.models import Venue
 from tenants.booking.models import Administration
 from tenants.booking.models import Booking
@@ -159,6 +160,42 @@ def under_observation(venue: Venue, now: dt.datetime, *, since: dt.datetime) -> 
         )
     )
     return [ObservedRow(o, p, a, events[a.id]) for o, p, a in rows]
+
+
+@dataclass
+class DoseRow:
+    administration: Administration
+    person: Person
+    batch: str
+    vaccinator: str | None
+
+
+def doses_given(venue: Venue, day: dt.date) -> list[DoseRow]:
+    """Every dose recorded at the venue on ``day`` (voided ones too, marked), latest
+    first: the list an admin corrects from."""
+    start, end = day_bounds(day, venue.timezone)
+    rows = db.session.execute(
+        sa.select(Administration, Person, Lot.batch_number, User.name)
+        .join(
+            Lot, sa.and_(Lot.tenant_id == Administration.tenant_id, Lot.id == Administration.lot_id)
+        )
+        .join(
+            Booking,
+            sa.and_(
+                Booking.tenant_id == Administration.tenant_id,
+                Booking.id == Administration.booking_id,
+            ),
+        )
+        .join(Person, _person_join())
+        .outerjoin(User, User.id == Administration.vaccinator_id)
+        .where(
+            Lot.venue_id == venue.id,
+            Administration.administered_at >= start,
+            Administration.administered_at < end,
+        )
+        .order_by(Administration.administered_at.desc(), Administration.id.desc())
+    ).all()
+    return [DoseRow(a, p, batch, name) for a, p, batch, name in rows]
 
 
 @dataclass

@@ -569,6 +569,7 @@ ROUTES: dict[str, Case] = {
             "lookup",
             "queue",
             "observation",
+            "doses",
             "walk_in",
             "open_vial",
         )

@@ -279,6 +279,18 @@ def observation():
     return _observation_page()
 
 
+@bp.route("/doses")
+@require_role(Role.CHECKIN)
+def doses():
+    """Every dose recorded today at this desk's venue; admins void mistaken ones here."""
+    if (back := _need_desk()) is not None:
+        return back
+    venue, day = desk()
+    return render_template(
+        "onsite/doses.html", rows=queries.doses_given(venue, day), desk=(venue, day)
+    )
+
+
 @bp.route("/administrations/<administration_id>/adverse-events", methods=["POST"])
 @require_role(Role.CHECKIN)
 def adverse_event(administration_id):
@@ -317,7 +329,7 @@ def void(administration_id):
     data, errors = load_form(VoidSchema(), request.form)
     if errors:
         flash(_("Say why the record is voided."), "error")
-        return redirect(request.referrer or url_for(".queue"))
+        return redirect(url_for(".doses"))
     admin_pk = administration.id
     try:
         run(
@@ -327,7 +339,7 @@ def void(administration_id):
         )
     except DomainError as exc:
         flash(exc.message, "error")
-        return redirect(url_for(".queue"))
+        return redirect(url_for(".doses"))
     flash(
         _("Record voided; the dose is back in stock and the person can be recorded again."),
         "success",

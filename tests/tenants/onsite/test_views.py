@@ -219,3 +219,46 @@ def test_screening_questions_are_seeded_and_editable(site, client, create_user, 
     )
     assert added.status_code == 302
     assert "Vaksin influenza" in client.get(f"{site.base}/screening-questions").text
+
+
+def test_an_admin_voids_a_dose_from_the_days_list(site, client, create_user, login):
+    from tenants.booking.transaction import run_in_transaction
+    from tenants.onsite.models import ScreeningOutcome
+    from tenants.onsite.services.checkin import check_in
+    from tenants.onsite.services.screening import record_screening
+    from tenants.onsite.services.vaccination import record_dose
+
+    venue_id, lot = site.venues[0].id, db.session.scalar(sa.select(Lot))
+    staff = db.session.merge(site.user)
+    run_in_transaction(lambda: check_in(site.booking_id, venue_id, START, actor=staff, now=AT_0830))
+    run_in_transaction(
+        lambda: record_screening(site.booking_id, set(), ScreeningOutcome.VACCINATE, now=AT_0830)
+    )
+    result = run_in_transaction(
+        lambda: record_dose(
+            site.booking_id,
+            lot.id,
+            vaccinator_id=staff.id,
+            administered_at=AT_0830,
+            actor=staff,
+            now=AT_0830,
+        )
+    )
+    administration_id = result.ledger.administration.id
+    listed = client.get(f"{site.base}/doses")  # check-in staff see the list, no void form
+    assert "Dewi Anggraini" in listed.text and "/void" not in listed.text
+    admin = create_user(tenant=site.tenant, role=Role.ADMIN, locale="en")
+    login(client, admin)
+    client.post(f"{site.base}/checkin/desk", data={"venue_id": str(venue_id), "day": "2030-01-07"})
+    assert f"/administrations/{administration_id}/void" in client.get(f"{site.base}/doses").text
+    voided = client.post(
+        f"{site.base}/administrations/{administration_id}/void", data={"reason": "orang lain"}
+    )
+    assert voided.status_code == 302 and voided.location.endswith("/vaccination")
+    record = db.session.get(Administration, (site.tenant.id, administration_id))
+    db.session.refresh(record)
+    assert record.voided_at is not None and record.void_reason == "orang lain"
+    booking = db.session.get(Booking, (site.tenant.id, site.booking_id), populate_existing=True)
+    assert booking.status == BookingStatus.ARRIVED
+    assert db.session.scalar(sa.select(Lot.on_hand).where(Lot.id == lot.id)) == 10
+    assert "voided" in client.get(f"{site.base}/doses").text
