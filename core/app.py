@@ -73,6 +73,7 @@ MODEL_MODULES = [
     "tenants.booking.jobs",
     "tenants.roster.models",
     "tenants.roster.cli",
+    "tenants.roster.receivers",
     "onboarding.signup.models",
     "onboarding.team.models",
     "tenants.onsite.models",
