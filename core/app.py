@@ -71,6 +71,8 @@ MODEL_MODULES = [
     "tenants.booking.models",
     "tenants.booking.cli",
     "tenants.booking.jobs",
+    "tenants.vouchers.receivers",
+    "tenants.vouchers.jobs",
     "tenants.roster.models",
     "tenants.roster.cli",
     "tenants.roster.receivers",

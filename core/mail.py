@@ -11,6 +11,11 @@ server accepted the message and before the row says so sends it again once the l
 ends. The Message-ID (the outbox id) and Date are the same on every attempt, so the
 receiving side can recognise the copy.
 
+Files (an inline image referenced as ``cid:``, a calendar attachment) are not stored
+in the outbox: a package registers a builder for its template with
+:func:`register_parts`, and the builder makes them from the stored context at
+render time, the same bytes on every attempt.
+
 Backends: ``file://dir`` writes ``.eml`` files (the embedded default, a link is
 logged so a developer can click it) and ``smtp://host:port`` / ``smtps://`` sends.
 """
@@ -25,6 +30,8 @@ import smtplib
 import ssl
 import tempfile
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
 from email.utils import parseaddr
@@ -50,6 +57,27 @@ log = logging.getLogger(__name__)
 #: how long a delivery attempt holds its claim before the sweeper may retry it
 LEASE = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class MailPart:
+    """A file sent with a message: inline when ``cid`` is set (the HTML shows it as
+    ``<img src="cid:{cid}">``), an attachment otherwise."""
+
+    data: bytes
+    mimetype: str  # e.g. "image/png", "text/calendar"
+    filename: str
+    cid: str | None = None
+
+
+#: template name → builder(context) → parts; registered by feature packages at import
+PART_BUILDERS: dict[str, Callable[[dict], list[MailPart]]] = {}
+
+
+def register_parts(template: str, builder: Callable[[dict], list[MailPart]]) -> None:
+    """Make ``builder`` add files to every message rendered from ``template``. It is
+    called at render time, in the message's locale, with the stored context."""
+    PART_BUILDERS[template] = builder
 
 
 def send_mail(
@@ -158,6 +186,8 @@ def render_message(message: OutboxMessage) -> EmailMessage:
         subject = render_template(f"mail/{message.template}.subject.txt", **ctx).strip()
         text = render_template(f"mail/{message.template}.txt", **ctx)
         html = render_template(f"mail/{message.template}.html", **ctx)
+        builder = PART_BUILDERS.get(message.template)
+        parts = builder(ctx) if builder else []
     email = EmailMessage()
     email["Subject"] = subject
     email["From"] = current_app.config["MAIL_FROM"]
@@ -168,7 +198,29 @@ def render_message(message: OutboxMessage) -> EmailMessage:
     email["Message-ID"] = message_id(message.id)
     email.set_content(text)
     email.add_alternative(html, subtype="html")
+    _add_parts(email, parts)
     return email
+
+
+def _add_parts(email: EmailMessage, parts: list[MailPart]) -> None:
+    """Inline parts go into a multipart/related around the HTML; attachments make the
+    whole message multipart/mixed (what mail clients expect of both)."""
+    html = email.get_payload()[1]
+    for part in parts:
+        maintype, subtype = part.mimetype.split("/", 1)
+        if part.cid:
+            html.add_related(
+                part.data,
+                maintype,
+                subtype,
+                cid=f"<{part.cid}>",
+                disposition="inline",
+                filename=part.filename,
+            )
+    for part in parts:
+        maintype, subtype = part.mimetype.split("/", 1)
+        if not part.cid:
+            email.add_attachment(part.data, maintype, subtype, filename=part.filename)
 
 
 def message_id(outbox_id: uuid.UUID) -> str:

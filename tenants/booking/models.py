@@ -155,6 +155,9 @@ class Booking(TenantOwned, db.Model):
     #: the code read out at the door (``tenants.vouchers.codes``); made by the column
     #: default, so every insert path of the ledger gets one
     voucher_code: Mapped[str] = mapped_column(sa.String(10), default=new_voucher_code)
+    #: when the voucher email was queued, or found to have no address to go to (once;
+    #: the sweeper sends what a lost job left unsent)
+    voucher_mailed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: when the day-before reminder was queued (once per booking; cleared on reschedule)
     reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

@@ -131,6 +131,7 @@ class VoucherDetails:
             "ends_at": self.slot.ends_at.isoformat() if self.slot else None,
             "code": self.code,
             "status": self.booking.status.value,
+            "source": self.booking.source.value,
             "voucher_url": voucher_url(self.booking),
             "manage_url": manage_url(self.booking),
             "booking_id": str(self.booking.id),

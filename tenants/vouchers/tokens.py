@@ -89,9 +89,16 @@ def read_voucher_token(token: str) -> tuple[uuid.UUID, uuid.UUID]:
     return _loads("voucher", token)
 
 
+def _url(endpoint: str, external: bool, **values) -> str:
+    """URL of a link page, absolute on BASE_URL (as mail links are), also in a job with
+    no request: QR codes and emails must name the public address, not a worker's."""
+    with current_app.test_request_context("/", base_url=current_app.config["BASE_URL"]):
+        return url_for(endpoint, _external=external, **values)
+
+
 def voucher_url(booking: Booking, _external: bool = True) -> str:
     """The voucher page ``/v/<token>`` (absolute by default: it goes into QR and mail)."""
-    return url_for("vouchers.voucher", token=voucher_token(booking), _external=_external)
+    return _url("vouchers.voucher", _external, token=voucher_token(booking))
 
 
 def parse_scan(text: str) -> tuple[uuid.UUID, uuid.UUID] | None:
@@ -135,7 +142,7 @@ def read_manage_token(token: str) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 def manage_url(booking: Booking, _external: bool = True) -> str:
-    return url_for("vouchers.manage", token=manage_token(booking), _external=_external)
+    return _url("vouchers.manage", _external, token=manage_token(booking))
 
 
 def offer_token(tenant_id: uuid.UUID, entry_id: uuid.UUID) -> str:
@@ -148,4 +155,4 @@ def read_offer_token(token: str) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 def offer_url(tenant_id: uuid.UUID, entry_id: uuid.UUID, _external: bool = True) -> str:
-    return url_for("vouchers.offer", token=offer_token(tenant_id, entry_id), _external=_external)
+    return _url("vouchers.offer", _external, token=offer_token(tenant_id, entry_id))
