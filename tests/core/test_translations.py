@@ -156,6 +156,7 @@ def html_pages(client, rules) -> dict[str, str]:
         response = client.get(url)
         if response.status_code == 200 and response.mimetype == "text/html":
             pages[url] = response.get_data(as_text=True)
+        response.close()  # files (a service worker, downloads) stream from open handles
     return pages
 
 
@@ -212,3 +213,44 @@ def test_pages_are_in_indonesian_by_default_and_english_by_the_switch(
     dashboard = client.get(f"/o/{tenant.slug}/").text
     assert '<html lang="en">' in dashboard
     assert not leftovers(dashboard, "id")
+
+
+@pytest.fixture
+def no_fill_time(app_config):
+    app_config["PUBLIC_BOOKING_MIN_FILL_SECONDS"] = 0  # tests fill forms faster than people
+    return app_config
+
+
+def walk_booking_pages(client, world, nik: str) -> dict[str, str]:
+    """Every step of the public booking flow, as a visitor without JavaScript sees it."""
+    from tests.tenants.public.support import base
+    from tests.tenants.public.support import choose_slot
+    from tests.tenants.public.support import fill_details
+
+    venue = f"{base(world)}/venue/{world.venue_ids[0]}"
+    urls = [f"/b/{world.tenant_slug}", base(world), venue, f"{venue}/2030-01-07"]
+    pages = {url: client.get(url) for url in urls}
+    choose_slot(client, world)
+    pages["details"] = client.get(f"{base(world)}/details")
+    assert fill_details(client, world, nik=nik).status_code == 302
+    pages["review"] = client.get(f"{base(world)}/review")
+    done = client.post(f"{base(world)}/confirm")
+    assert done.status_code == 302, done.get_data(as_text=True)
+    pages["done"] = client.get(done.headers["Location"])
+    for step, response in pages.items():
+        assert response.status_code == 200, step
+    return {step: response.get_data(as_text=True) for step, response in pages.items()}
+
+
+def test_every_booking_step_is_in_the_visitors_language(no_fill_time, app, client):
+    from tests.tenants.public.support import public_world
+
+    _tenant, world = public_world()
+    for step, html in walk_booking_pages(client, world, "3171014101900001").items():
+        assert '<html lang="id">' in html, step
+        assert not leftovers(html, "en"), (step, leftovers(html, "en"))
+    client.delete_cookie("sentra")  # another visitor, who switched to English
+    client.get(f"/b/{world.tenant_slug}?lang=en")
+    for step, html in walk_booking_pages(client, world, "3171014101900002").items():
+        assert '<html lang="en">' in html, step
+        assert not leftovers(html, "id"), (step, leftovers(html, "id"))
