@@ -32,6 +32,7 @@ from tests.tenants.public.support import book
 from tests.tenants.public.support import choose_slot
 from tests.tenants.public.support import fill_details
 from tests.tenants.public.support import public_world
+from tests.tenants.roster.support import employee_world
 
 DAY = "2030-01-07"
 
@@ -113,6 +114,8 @@ def test_the_whole_flow_books_without_javascript(quick, app, english):
     (booking,) = _bookings(tenant)
     assert booking.slot_id == world.slot_ids[0]
     assert f'id="voucher-code">{booking.voucher_code}<' in confirmation
+    if "vouchers.voucher" in app.view_functions:  # the vouchers package (issue 5) links it
+        assert 'id="voucher-link" href="/v/' in confirmation
     assert NIK not in confirmation
     assert _slot_booked(tenant, world.slot_ids[0]) == 1
     with tenant_context(tenant):
@@ -463,3 +466,92 @@ def test_every_step_transfers_under_60_kb(quick, app, client):
         assert total < 60 * 1024, (url, total)
         assert b"<style" not in html and b" style=" not in html
         assert b"<script>" not in html and b"http://" not in html.replace(b"http://localhost", b"")
+
+
+# --- employee campaigns and priority groups (rosters: issue 4) --------------------------
+
+
+def test_an_employee_books_after_proof_then_a_family_member(quick, app, english):
+    from tenants.roster.models import RosterEntry
+
+    client = english
+    tenant, world = employee_world()
+    world.venue_ids = [v.id for v in world.venues]
+    with tenant_context(tenant):
+        db.session.add(
+            RosterEntry(
+                campaign_id=world.campaign_id,
+                employee_number="E001",
+                full_name="Siti Aminah",
+                date_of_birth=dt.date(1990, 1, 1),
+                dependants_allowed=1,
+            )
+        )
+        db.session.commit()
+    proof = client.post(
+        f"{base(world)}/proof",
+        data={"how": "birth_date", "employee_number": "E001", "date_of_birth": "1990-01-01"},
+    )
+    assert proof.status_code == 302 and proof.headers["Location"].endswith(base(world))
+    assert client.get(base(world)).status_code == 200
+    choose_slot(client, world)
+    assert 'id="for_whom-dependant"' in _text(client.get(f"{base(world)}/details"))
+    assert book(client, world).status_code == 302
+    family = book(
+        client,
+        world,
+        nik="3171010101150003",
+        full_name="Adi",
+        date_of_birth="2015-01-01",
+        sex="male",
+        for_whom="dependant",
+    )
+    assert family.status_code == 302
+    with tenant_context(tenant):
+        entry = db.session.scalar(sa.select(RosterEntry))
+        assert entry.dependants_booked == 1
+        db.session.rollback()
+    assert len(_bookings(tenant)) == 2
+    # the allowance is used up: the choice is gone and a forged one is refused
+    choose_slot(client, world)
+    assert 'id="for_whom-dependant"' not in _text(client.get(f"{base(world)}/details"))
+    refused = fill_details(
+        client,
+        world,
+        nik="3171010101160004",
+        full_name="Ani",
+        date_of_birth="2016-01-01",
+        sex="male",
+        for_whom="dependant",
+    )
+    assert refused.status_code == 422
+    assert "No more family members can be booked under this employee." in _text(refused)
+
+
+def test_a_priority_campaign_records_the_declared_group(quick, app, english):
+    from tenants.roster.models import PriorityDeclaration
+    from tenants.roster.models import PriorityGroup
+
+    client = english
+    tenant, world = public_world()
+    with tenant_context(tenant):
+        group = PriorityGroup(
+            campaign_id=world.campaign.id, name="Health workers", declaration="I work in care."
+        )
+        db.session.add(group)
+        db.session.commit()
+        group_id = group.id
+    choose_slot(client, world)
+    page = _text(client.get(f"{base(world)}/details"))
+    assert "Health workers" in page and "I work in care." in page
+    missing = fill_details(client, world)
+    assert missing.status_code == 422
+    assert '<a href="#group">Choose the group you belong to.</a>' in _text(missing)
+    assert fill_details(client, world, group=str(group_id)).status_code == 302
+    assert "Health workers" in _text(client.get(f"{base(world)}/review"))
+    assert client.post(f"{base(world)}/confirm").status_code == 302
+    with tenant_context(tenant):
+        (declaration,) = db.session.scalars(sa.select(PriorityDeclaration)).all()
+        assert declaration.group_id == group_id
+        assert declaration.declaration == "I work in care."
+        db.session.rollback()
