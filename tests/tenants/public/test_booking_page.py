@@ -476,8 +476,8 @@ def test_an_employee_books_after_proof_then_a_family_member(quick, app, english)
 
     client = english
     tenant, world = employee_world()
-    world.venue_ids = [v.id for v in world.venues]
     with tenant_context(tenant):
+        world.venue_ids = [v.id for v in world.venues]
         db.session.add(
             RosterEntry(
                 campaign_id=world.campaign_id,
