@@ -167,6 +167,8 @@ def test_every_validation_message_links_to_its_field(quick, app, english):
         "email": ("siti@", "Enter a valid email address, e.g. name@example.com."),
         "sex": ("other", "Choose female or male."),
         "full_name": ("S", "Enter your full name as on your KTP."),
+        "address": ("x" * 501, "The address is too long (at most 500 characters)."),
+        "occupation": ("x" * 121, "The occupation is too long (at most 120 characters)."),
     }
     for name, (value, message) in wrong.items():
         response = fill_details(client, world, **{name: value})
@@ -174,6 +176,10 @@ def test_every_validation_message_links_to_its_field(quick, app, english):
         assert f'<a href="#{name}">{message}' in _text(response), name
     future = fill_details(client, world, date_of_birth="2999-01-01")
     assert "The date of birth cannot be in the future." in _text(future)
+    ancient = fill_details(client, world, date_of_birth="1850-01-01")
+    assert "Please check the year of birth." in _text(ancient)
+    long_name = fill_details(client, world, full_name="x" * 201)
+    assert "The name is too long (at most 200 characters)." in _text(long_name)
     impossible = fill_details(client, world, nik="3171019913900001")  # month 13
     assert "the birth date in it cannot exist" in _text(impossible)
     # what was typed is kept, except the consent (asked each time)
