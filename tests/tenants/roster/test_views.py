@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from core.extensions import db
+from core.ids import uuid7
 from core.models import Role
 from core.tenancy import tenant_context
 from tenants.roster.models import InviteCode
@@ -149,3 +151,39 @@ def test_seed_demo_gives_the_employee_campaign_a_roster(app, runner):
     with tenant_context(company):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RosterEntry)) == 5
         db.session.rollback()
+
+
+@pytest.fixture
+def big_files_by_job(app_config):
+    app_config["ROSTER_INLINE_MAX_BYTES"] = 100  # every test file counts as big
+
+
+def test_a_big_file_is_imported_by_a_job_and_its_report_shown(
+    big_files_by_job, app, client, create_user, login
+):
+    tenant, world = employee_world()
+    _signed_in(client, create_user, login, tenant)
+    rows = [[f"E{i:03d}", f"Karyawan {i}", "", "1990-01-01", "", "1"] for i in range(40)]
+    rows.append(["E999", "Tanpa Bukti", "", "", "", ""])
+    response = client.post(
+        _url(tenant, world, "/roster/import"),
+        data={"file": (io.BytesIO(csv_bytes(rows)), "roster.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    status = client.get(response.location)  # the job ran in-process after the commit
+    page = status.get_data(as_text=True)
+    assert status.status_code == 200
+    assert '<dd class="accepted">40</dd>' in page and '<dd class="refused">1</dd>' in page
+    assert "neither a NIK nor a date of birth" in page
+    assert _count(tenant) == 40
+    broken = client.post(
+        _url(tenant, world, "/roster/import"),
+        data={"file": (io.BytesIO(b"PK\x03\x04" + b"x" * 200), "roster.xlsx")},
+        content_type="multipart/form-data",
+    )
+    failed = client.get(broken.location)
+    assert failed.status_code == 422 and "cannot be opened" in failed.get_data(as_text=True)
+    assert _count(tenant) == 40
+    unknown = _url(tenant, world, f"/roster/imports/{uuid7()}")
+    assert "Importing" in client.get(unknown).get_data(as_text=True)  # not (yet) there
