@@ -551,6 +551,11 @@ ROUTES: dict[str, Case] = {
         )
         for name in ("update_group", "remove_group")
     },
+    "roster.import_status": Case(
+        member(Role.COORDINATOR),
+        lambda w: {**roster_support.matrix_campaign(w), "run_id": uuid7()},
+        foreign=lambda w: {**roster_support.matrix_campaign(w, "beta"), "run_id": uuid7()},
+    ),
     "roster_public.proof": Case(everyone(), roster_support.matrix_public),
     # an unknown link answers 400 (not valid or expired), for everyone alike
     "roster_public.link": Case(
