@@ -31,7 +31,6 @@ from core.db import utcnow
 from core.extensions import db
 from core.models import Tenant
 from core.tenancy import scope_request_to
-from tenants.booking.models import BookingStatus
 from tenants.booking.models import WaitlistEntry
 from tenants.booking.models import WaitlistStatus
 from tenants.booking.services import BookingError
@@ -150,10 +149,8 @@ def reschedule(token: str):
 def cancel(token: str):
     tenant_id, booking_id = read_manage_token(token)
     details = _details((tenant_id, booking_id))
-    if request.method == "GET" or details.booking.status not in (
-        BookingStatus.BOOKED,
-        BookingStatus.ARRIVED,
-    ):
+    # Once checked in, only the staff at the venue change the booking.
+    if request.method == "GET" or not details.active:
         return render_template("vouchers/cancel.html", d=details, token=token)
     try:
         run_in_transaction(lambda: services.cancel(booking_id))

@@ -60,6 +60,7 @@ from tests.tenants.onsite import support as onsite_support
 from tests.tenants.public import support as public_support
 from tests.tenants.reporting import support as reporting_support
 from tests.tenants.roster import support as roster_support
+from tests.tenants.vouchers import support as voucher_support
 
 ANON, OWNER, ADMIN, COORD, CHECKIN = "anonymous", "owner", "admin", "coordinator", "checkin"
 STRANGER, REVIEWER, PLATFORM_ADMIN = "stranger", "reviewer", "platform_admin"
@@ -534,6 +535,25 @@ ROUTES: dict[str, Case] = {
     },
     "public_static.static": Case(everyone(), lambda w: {"filename": "public.css"}),
     # --- vouchers and manage-booking links (issue 5) ---
+    # the signed link is the door: a real one works for whoever holds it (a forged one,
+    # naming beta's booking, is 404); the voucher (QR) token cannot manage
+    **{
+        f"vouchers.{name}": Case(
+            everyone(),
+            lambda w, purpose=purpose: voucher_support.matrix_token(w, purpose),
+            foreign=lambda w, purpose=purpose: voucher_support.matrix_forged(w, purpose),
+        )
+        for name, purpose in (
+            ("voucher", "voucher"),
+            ("manage", "manage"),
+            ("reschedule", "manage"),
+            ("cancel", "manage"),
+            ("offer", "offer"),
+            ("accept", "offer"),
+        )
+    },
+    "vouchers.service_worker": Case(everyone()),
+    "vouchers.static": Case(everyone(), lambda w: {"filename": "vouchers.css"}),
     # --- rosters, eligibility, priority groups (issue 4) ---
     **{
         f"roster.{name}": Case(

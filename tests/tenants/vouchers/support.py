@@ -54,3 +54,74 @@ def promised(venue_id, product_id) -> int:
     return db.session.scalar(
         sa.select(Stock.promised).where(Stock.venue_id == venue_id, Stock.product_id == product_id)
     )
+
+
+# --- the permission matrix (tests/onboarding/test_permissions.py) ---------------------
+
+
+def _matrix_booking(w, slug: str):
+    """A fresh booking (rows inserted directly) in the matrix world's tenant: a POST of
+    one persona (a cancel) must not change what the next one is asked about."""
+    from core.tenancy import tenant_context
+    from tenants.booking.models import BookingStatus
+    from tenants.booking.models import WaitlistEntry
+    from tenants.campaigns.models import Audience
+    from tenants.campaigns.models import Campaign
+    from tenants.stock.services import create_product
+
+    made = w.__dict__.setdefault("_voucher_campaigns", {})
+    tenant = w._tenant(slug)
+    tenant_id = tenant.id
+    with tenant_context(tenant):
+        if slug not in made:
+            product = create_product("Matrix voucher vaccine", "Test")
+            campaign = Campaign(
+                name="Matrix vouchers",
+                slug=f"matrix-vouchers-{slug}",
+                audience=Audience.PUBLIC,
+                product_id=product.id,
+                starts_on=dt.date(2030, 1, 7),
+                ends_on=dt.date(2030, 1, 7),
+            )
+            db.session.add(campaign)
+            db.session.commit()
+            made[slug] = (campaign.id, product.id)
+        campaign_id, product_id = made[slug]
+        person = register_person("Matrix Voucher", dt.date(1990, 1, 1))
+        booking = Booking(
+            person_id=person.id,
+            campaign_id=campaign_id,
+            venue_id=w.venues[slug],
+            product_id=product_id,
+            dose_number=1,
+            status=BookingStatus.BOOKED,
+        )
+        entry = WaitlistEntry(
+            campaign_id=campaign_id,
+            venue_id=w.venues[slug],
+            day=dt.date(2030, 1, 7),
+            person_id=person.id,
+        )
+        db.session.add_all([booking, entry])
+        db.session.flush()
+        ids = tenant_id, booking.id, entry.id
+        db.session.commit()
+        return ids
+
+
+def matrix_token(w, purpose: str, slug: str = "alpha") -> dict:
+    from tenants.vouchers import tokens
+
+    tenant_id, booking_id, entry_id = _matrix_booking(w, slug)
+    with w.app.test_request_context():
+        if purpose == "offer":
+            return {"token": tokens.offer_token(tenant_id, entry_id)}
+        signed = {"voucher": tokens.voucher_token, "manage": tokens.manage_token}[purpose]
+        return {"token": signed(Booking(tenant_id=tenant_id, id=booking_id))}
+
+
+def matrix_forged(w, purpose: str) -> dict:
+    """beta's booking named with alpha's signature: what a forger can make. 404."""
+    alpha = matrix_token(w, purpose)["token"]
+    beta = matrix_token(w, purpose, "beta")["token"]
+    return {"token": beta.split(".")[0] + "." + alpha.split(".")[1]}
