@@ -219,7 +219,8 @@ def request_magic_link(campaign: Campaign, tenant_slug: str, email: str, *, loca
 
 
 def check_link(campaign: Campaign, token: str) -> dict:
-    """The payload of a genuine, unexpired link for this campaign; RosterError if not."""
+    """The payload of a genuine, unexpired, unused link for this campaign; RosterError
+    if not. Spends nothing (see :func:`prove_by_link`)."""
     invalid = RosterError(
         _("This link is not valid, has expired or was used already. Ask for a new one."),
         code="link_invalid",
@@ -233,6 +234,15 @@ def check_link(campaign: Campaign, token: str) -> dict:
         str(payload["k"])
     except (TokenExpired, TokenInvalid, KeyError, TypeError, ValueError):
         raise invalid from None
+    unused = db.session.scalar(
+        sa.select(RosterEntry.id).where(
+            RosterEntry.id == uuid.UUID(payload["e"]),
+            RosterEntry.campaign_id == campaign.id,
+            RosterEntry.link_secret_hash == _hash(str(payload["k"])),
+        )
+    )
+    if unused is None:
+        raise invalid
     return payload
 
 

@@ -122,6 +122,7 @@ def test_magic_link_is_single_use_and_expires(app, client, monkeypatch):
     assert client.get(link).status_code == 200  # shows a button: a mail scanner spends nothing
     assert client.post(link).status_code == 302
     assert client.post(link).status_code == 400  # used
+    assert client.get(link).status_code == 400  # and says so at once
     client.post(url, data={"how": "email", "email": "budi@example.test"})
     with tenant_context(tenant):
         newest = db.session.scalars(
