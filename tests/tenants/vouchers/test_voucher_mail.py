@@ -7,6 +7,7 @@ import datetime as dt
 
 import icalendar
 import pytest
+import sqlalchemy as sa
 
 from core.extensions import db
 from core.mail import render_message
@@ -15,7 +16,10 @@ from tenants.booking.models import Booking
 from tenants.booking.models import WaitlistEntry
 from tenants.booking.models import WaitlistStatus
 from tenants.booking.services import join_waitlist
+from tenants.booking.services import record_administration
 from tenants.booking.services import register_person
+from tenants.booking.transaction import run_in_transaction
+from tenants.stock.models import Lot
 from tenants.vouchers import jobs
 from tenants.vouchers import receivers
 from tenants.vouchers.codes import format_code
@@ -23,6 +27,7 @@ from tenants.vouchers.mail import QR_CID
 from tenants.vouchers.tokens import manage_url
 from tests.mail_support import SMTPServer
 from tests.tenants.ledger_support import BEFORE
+from tests.tenants.ledger_support import ON_DAY_ONE
 from tests.tenants.ledger_support import START
 from tests.tenants.ledger_support import build_world
 from tests.tenants.ledger_support import make_tenant
@@ -198,3 +203,17 @@ def test_waitlist_offer_by_email_and_accepted_through_its_link(world, client):
     again = client.post(_path(link), data={"slot_id": freed})
     assert again.status_code == 409
     assert seats_booked(holders[0].slot_id) == 2
+
+
+def test_second_dose_booked_at_the_first_gets_its_own_voucher(world):
+    booking = book(world, world.slots()[0], locale="en")
+    lot_id = db.session.scalar(sa.select(Lot.id).where(Lot.venue_id == booking.venue_id))
+    booking_id = booking.id
+    result = run_in_transaction(
+        lambda: record_administration(booking_id, lot_id, now=ON_DAY_ONE).next_booking.id
+    )
+    second = db.session.get(Booking, (world.tenant.id, result))
+    assert second.voucher_code != booking.voucher_code
+    latest = outbox("vouchers/confirmed")[-1]
+    assert latest.context["booking_id"] == str(second.id)
+    assert "Your next dose is booked" in _parts(latest)[1]
