@@ -332,6 +332,27 @@ def test_confirmations_are_limited_per_nik_from_any_address(limited, app, client
 
 
 @pytest.fixture
+def limited_phone(app_config):
+    app_config.update(
+        RATELIMIT_ENABLED=True,
+        PUBLIC_BOOKING_MIN_FILL_SECONDS=0,
+        PUBLIC_BOOKING_RATE_PER_PHONE="1/hour",
+    )
+    return app_config
+
+
+def test_confirmations_are_limited_per_phone(limited_phone, app, client):
+    tenant, world = public_world()
+    client.environ_base["REMOTE_ADDR"] = "10.0.1.1"
+    assert book(client, world).status_code == 302
+    _new_visitor(client)
+    client.environ_base["REMOTE_ADDR"] = "10.0.1.2"  # another address and NIK, same phone
+    again = book(client, world, slot_index=1, nik="3171010101900002", sex="male")
+    assert again.status_code == 429
+    assert len(_bookings(tenant)) == 1
+
+
+@pytest.fixture
 def fill_time(app_config):
     app_config["PUBLIC_BOOKING_MIN_FILL_SECONDS"] = 2
     return app_config
