@@ -18,6 +18,7 @@ from tenants.booking.models import WaitlistStatus
 from tenants.booking.services import join_waitlist
 from tenants.booking.services import record_administration
 from tenants.booking.services import register_person
+from tenants.booking.services import register_walk_in
 from tenants.booking.transaction import run_in_transaction
 from tenants.stock.models import Lot
 from tenants.vouchers import jobs
@@ -217,3 +218,21 @@ def test_second_dose_booked_at_the_first_gets_its_own_voucher(world):
     latest = outbox("vouchers/confirmed")[-1]
     assert latest.context["booking_id"] == str(second.id)
     assert "Your next dose is booked" in _parts(latest)[1]
+
+
+def test_a_walk_in_who_gave_an_email_gets_a_voucher_without_calendar_entry(world):
+    person = register_person(
+        "Walk In", dt.date(1980, 2, 2), nik="3171044505990002", email="w@example.test", locale="en"
+    )
+    db.session.commit()
+    person_id, venue_id = person.id, world.venues[0].id
+    booking_id = run_in_transaction(
+        lambda: (
+            register_walk_in(world.campaign_in_session(), venue_id, person_id, now=ON_DAY_ONE).id
+        )
+    )
+    (message,) = outbox("vouchers/confirmed")
+    assert message.context["booking_id"] == str(booking_id)
+    _email, text, _html, images, calendars = _parts(message)
+    assert "registered for vaccination today" in text
+    assert images and calendars == []
