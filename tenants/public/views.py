@@ -238,8 +238,14 @@ def tenant(tenant_slug: str):
 @bp.route("/<campaign_slug>")
 @_step
 def campaign(tenant: Tenant, campaign: Campaign):
-    """Step 1: choose a venue (address, opening hours, a map link)."""
-    return _page("public/venues.html", tenant, campaign, venues=services.campaign_venues(campaign))
+    """Step 1: choose a venue (address, opening hours, a map link); a venue with no
+    places left says so (its days offer the waitlist)."""
+    now = utcnow()
+    venues = [
+        (place, sum(d.bookable for d in services.days_with_seats(campaign, place, now)))
+        for place in services.campaign_venues(campaign)
+    ]
+    return _page("public/venues.html", tenant, campaign, venues=venues)
 
 
 @bp.route("/<campaign_slug>/venue/<venue_id>")
@@ -328,6 +334,8 @@ def details(tenant: Tenant, campaign: Campaign):
         values = dict(draft.person or {})
         if values.get("date_of_birth"):
             values["date_of_birth"] = values["date_of_birth"].isoformat()
+        if not values and eligibility is not None and eligibility.full_name:
+            values["full_name"] = eligibility.full_name  # the roster's spelling, to correct
         values["consent"] = False  # asked again each time the form is sent
         return _details_page(tenant, campaign, draft, eligibility, groups, values=values)
     values = request.form.to_dict()

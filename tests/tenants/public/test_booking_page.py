@@ -93,6 +93,7 @@ def test_the_whole_flow_books_without_javascript(quick, app, english):
     assert "Test campaign" in listing and f'href="{base(world)}"' in listing
     venues = _text(client.get(base(world)))
     assert "Jl. Test 1" in venues and "Monday: 08:00\u201310:00" in venues
+    assert "places left" in venues and 'id="campaign-full"' not in venues
     venue_url = f"{base(world)}/venue/{world.venue_ids[0]}"
     assert venue_url in venues
     days = _text(client.get(venue_url))
@@ -265,6 +266,8 @@ def test_a_full_day_offers_the_waitlist(quick, app, english):
     tenant, world = public_world(doses=1)  # one dose at the venue: one booking fills it
     assert book(client, world).status_code == 302
     _new_visitor(client)
+    venues = _text(client.get(base(world)))
+    assert 'id="campaign-full"' in venues and "Full: you can join the waitlist" in venues
     days = _text(client.get(f"{base(world)}/venue/{world.venue_ids[0]}"))
     assert f'id="waitlist-{DAY}"' in days and f'id="day-{DAY}"' not in days
     waitlist = client.post(f"{base(world)}/venue/{world.venue_ids[0]}/{DAY}/waitlist")
@@ -522,7 +525,9 @@ def test_an_employee_books_after_proof_then_a_family_member(quick, app, english)
     assert proof.status_code == 302 and proof.headers["Location"].endswith(base(world))
     assert client.get(base(world)).status_code == 200
     choose_slot(client, world)
-    assert 'id="for_whom-dependant"' in _text(client.get(f"{base(world)}/details"))
+    page = _text(client.get(f"{base(world)}/details"))
+    assert 'id="for_whom-dependant"' in page
+    assert 'value="Siti Aminah"' in page  # the roster's name, to correct if need be
     assert book(client, world).status_code == 302
     family = book(
         client,
