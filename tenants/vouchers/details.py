@@ -132,8 +132,11 @@ class VoucherDetails:
             "code": self.code,
             "status": self.booking.status.value,
             "source": self.booking.source.value,
+            # the QR holds the bare URL; the email's links open the pages in the
+            # person's language
             "voucher_url": voucher_url(self.booking),
-            "manage_url": manage_url(self.booking),
+            "voucher_link": f"{voucher_url(self.booking)}?lang={locale}",
+            "manage_url": f"{manage_url(self.booking)}?lang={locale}",
             "booking_id": str(self.booking.id),
         }
 

@@ -94,7 +94,7 @@ def mail_waitlist_offer(entry: WaitlistEntry, **_kwargs) -> None:
         "map_url": map_url(venue),
         "day": day,
         "until": until,
-        "offer_url": offer_url(entry.tenant_id, entry.id),
+        "offer_url": f"{offer_url(entry.tenant_id, entry.id)}?lang={locale}",
         "entry_id": str(entry.id),
     }
     send_offer_mail(entry, context, recipient, locale)

@@ -68,7 +68,7 @@ def test_booking_mails_the_voucher_with_qr_and_calendar_entry(world):
     assert f'src="cid:{QR_CID}"' in html and images[0]["Content-ID"] == f"<{QR_CID}>"
     assert images[0].get_content().startswith(b"\x89PNG")
     assert "KTP" in text and "Jl. Test 1" in text and "openstreetmap.org" in html
-    assert _path(manage_url(booking)) in text
+    assert f"{_path(manage_url(booking))}?lang=en" in text  # opens in their language
     event = icalendar.Calendar.from_ical(calendars[0].get_content()).walk("VEVENT")[0]
     assert event.decoded("dtstart") == slot.starts_at and event.decoded("dtend") == slot.ends_at
     assert "Venue 1" in str(event["location"]) and code in str(event["description"])
