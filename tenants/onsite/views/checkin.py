@@ -155,16 +155,17 @@ def confirm(booking_id):
     return redirect(url_for(".screening", booking_id=booking_pk))
 
 
-@bp.route("/checkin/lookup")
+@bp.route("/checkin/lookup", methods=["POST"])
 @require_role(Role.CHECKIN)
 def lookup():
     """For a lost voucher: today's bookings at this desk's venue by name or NIK
-    (never wider; every search is audited)."""
+    (never wider; every search is audited). A POST, so a NIK never lands in a URL
+    (server logs, browser history)."""
     chosen = desk()
     if chosen is None:
         return redirect(url_for(".checkin"))
     venue, day = chosen
-    query = request.args.get("q", "")
+    query = request.form.get("q", "")
     try:
         rows = run(lambda actor: service.lookup_today(venue.id, day, query, actor=actor))
     except DomainError as exc:

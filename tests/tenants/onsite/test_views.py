@@ -142,7 +142,7 @@ def test_board_shows_the_day_and_its_fragment_refreshes(site, client):
 
 
 def test_lookup_by_name_is_audited(site, client):
-    page = client.get(f"{site.base}/checkin/lookup", query_string={"q": "anggraini"})
+    page = client.post(f"{site.base}/checkin/lookup", data={"q": "anggraini"})
     assert page.status_code == 200 and "Dewi Anggraini" in page.text
     assert (
         db.session.scalar(
