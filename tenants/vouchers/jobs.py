@@ -25,6 +25,7 @@ from core.tenancy import tenant_context
 from onboarding.venues.models import Venue
 from tenants.booking.models import Booking
 from tenants.booking.models import BookingStatus
+from tenants.booking.models import Person
 from tenants.campaigns.models import Slot
 from tenants.vouchers.details import load_details
 from tenants.vouchers.mail import send_voucher_mail
@@ -59,6 +60,17 @@ def mail_voucher(booking_id: str) -> bool:
     email was queued (False: sent already, cancelled meanwhile, or no address)."""
     bid = uuid.UUID(booking_id)
     if not _claim(bid, Booking.voucher_mailed_at, utcnow()):
+        return False
+    # Most walk-ins and many bookings have no address: find out with one small query
+    # before reading everything the email shows (this runs after every booking).
+    has_address = db.session.scalar(
+        sa.select(Person.email_encrypted.is_not(None))
+        .join(
+            Booking, sa.and_(Booking.tenant_id == Person.tenant_id, Booking.person_id == Person.id)
+        )
+        .where(Booking.id == bid)
+    )
+    if not has_address:
         return False
     details = load_details(bid, current_tenant_id())
     if details is None or details.booking.status in (
