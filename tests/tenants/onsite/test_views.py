@@ -112,6 +112,8 @@ def test_a_booked_person_goes_through_every_desk(site, client):
     assert booking.status == BookingStatus.VACCINATED
     administration = db.session.scalar(sa.select(Administration))
     assert administration.lot_id == lot.id and administration.vaccinator_id == site.user.id
+    board = client.get(f"{base}/venues/{site.venues[0].id}/today/live")
+    assert "4 doses are left in open vials" in board.text  # a vial of 5, one given
     follow = client.get(given.location)
     assert "Dose recorded. Observe until 09:00." in follow.text  # the flash
     assert "30 min left" in follow.text
