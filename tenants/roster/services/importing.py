@@ -1,4 +1,4 @@
-"""Roster import (console upload and API alike), invite codes, priority groups.
+"""The roster import, shared by the console's upload and the API's bulk upsert.
 
 An import validates every row first, then writes in bulk: one ``INSERT … ON CONFLICT
 (tenant, campaign, employee number) DO UPDATE`` per batch of rows (PostgreSQL and
@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-import secrets
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -30,19 +28,12 @@ from stdnum.id import nik as stdnum_nik
 from core import crypto
 from core.audit import log_action
 from core.db import utcnow
-from core.errors import Conflict
-from core.errors import DomainError
-from core.errors import NotFound
 from core.extensions import db
 from core.ids import uuid7
 from core.models import User
 from tenants.campaigns.models import Campaign
 from tenants.roster.models import EMAIL_PURPOSE
-from tenants.roster.models import INVITE_PURPOSE
 from tenants.roster.models import NIK_PURPOSE
-from tenants.roster.models import InviteCode
-from tenants.roster.models import PriorityDeclaration
-from tenants.roster.models import PriorityGroup
 from tenants.roster.models import RosterEntry
 from tenants.roster.models import entry_aad
 
@@ -53,15 +44,6 @@ _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 #: NUL and other C0 controls (tab excepted) cannot be stored or shown sensibly
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d")
-#: invite codes: 12 characters of an alphabet without 0/O, 1/I/L (60 bits)
-_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 12
-
-
-class RosterError(DomainError):
-    """A roster rule refused the change."""
-
-    code = "roster_invalid"
 
 
 class RowStatus:
@@ -444,113 +426,3 @@ def roster_size(campaign: Campaign) -> int:
         .select_from(RosterEntry)
         .where(RosterEntry.campaign_id == campaign.id)
     )
-
-
-# --- invite codes ----------------------------------------------------------------------
-
-
-def normalise_code(code: str) -> str:
-    """Upper-case, without spaces and dashes (codes are shown grouped: ABCD-EFGH-JKMN)."""
-    return re.sub(r"[\s\-]", "", code or "").upper()
-
-
-def code_hash(code: str) -> str:
-    return crypto.blind_index(normalise_code(code), INVITE_PURPOSE)
-
-
-def create_invite_codes(campaign: Campaign, count: int, *, actor: User | None) -> list[str]:
-    """Make ``count`` single-use codes; returns them (shown once, stored only hashed)."""
-    if not 1 <= count <= 1000:
-        raise RosterError(_("Make between 1 and 1000 codes at a time."))
-    codes = []
-    for _i in range(count):
-        raw = "".join(secrets.choice(_CODE_ALPHABET) for _j in range(CODE_LENGTH))
-        codes.append("-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4)))
-        db.session.add(
-            InviteCode(
-                campaign_id=campaign.id,
-                code_hash=code_hash(raw),
-                created_by_id=actor.id if actor else None,
-            )
-        )
-    db.session.flush()
-    log_action(campaign, "tenants.roster.invite_codes_create", actor, {"count": count})
-    return codes
-
-
-def invite_code_counts(campaign: Campaign) -> tuple[int, int]:
-    """(codes made, codes used) for a campaign."""
-    made, used = db.session.execute(
-        sa.select(sa.func.count(), sa.func.count(InviteCode.used_at)).where(
-            InviteCode.campaign_id == campaign.id
-        )
-    ).one()
-    return made, used
-
-
-# --- priority groups -------------------------------------------------------------------
-
-
-def add_priority_group(
-    campaign: Campaign, name: str, declaration: str, *, actor: User | None
-) -> PriorityGroup:
-    """Add a priority group; from then on the campaign is restricted to its groups."""
-    name, declaration = name.strip(), declaration.strip()
-    if db.session.scalar(
-        sa.select(PriorityGroup.id).where(
-            PriorityGroup.campaign_id == campaign.id, PriorityGroup.name == name
-        )
-    ):
-        raise Conflict(_("This campaign has a group with that name already."), code="group_exists")
-    position = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.max(PriorityGroup.position), 0)).where(
-            PriorityGroup.campaign_id == campaign.id
-        )
-    )
-    group = PriorityGroup(
-        campaign_id=campaign.id, name=name, declaration=declaration, position=position + 1
-    )
-    db.session.add(group)
-    db.session.flush()
-    log_action(group, "tenants.roster.priority_group_add", actor, {"name": name})
-    return group
-
-
-def update_priority_group(
-    group: PriorityGroup, name: str, declaration: str, *, actor: User | None
-) -> PriorityGroup:
-    """Rename a group or change its statement (declarations made keep the old text)."""
-    name, declaration = name.strip(), declaration.strip()
-    if db.session.scalar(
-        sa.select(PriorityGroup.id).where(
-            PriorityGroup.campaign_id == group.campaign_id,
-            PriorityGroup.name == name,
-            PriorityGroup.id != group.id,
-        )
-    ):
-        raise Conflict(_("This campaign has a group with that name already."), code="group_exists")
-    group.name, group.declaration = name, declaration
-    db.session.flush()
-    log_action(group, "tenants.roster.priority_group_update", actor, {"name": name})
-    return group
-
-
-def remove_priority_group(group: PriorityGroup, *, actor: User | None) -> None:
-    """Remove a group nobody has declared yet (declarations are a record of booking)."""
-    if db.session.scalar(
-        sa.select(PriorityDeclaration.id).where(PriorityDeclaration.group_id == group.id).limit(1)
-    ):
-        raise Conflict(
-            _("People have booked under this group; it can be renamed but not removed."),
-            code="group_in_use",
-        )
-    log_action(group, "tenants.roster.priority_group_remove", actor, {"name": group.name})
-    db.session.delete(group)
-    db.session.flush()
-
-
-def get_entry(campaign: Campaign, entry_id: uuid.UUID) -> RosterEntry:
-    entry = db.session.get(RosterEntry, (campaign.tenant_id, entry_id))
-    if entry is None or entry.campaign_id != campaign.id:
-        raise NotFound(_("No such roster line."))
-    return entry
