@@ -1,5 +1,6 @@
 """Roster import: CSV and XLSX, headers in either language, a reason for every refused
-row, re-import updates by employee number, and a broken file saves nothing."""
+row, re-import updates by employee number, unreadable files refused with their reason
+(that such a file saves nothing is shown through the console in test_views)."""
 
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ def test_allowance_cannot_go_below_dependants_already_booked(app):
         ("r.csv", b"\x00\x01\x02\xff\xfe", "roster_unreadable"),
     ],
 )
-def test_a_file_that_cannot_be_read_saves_nothing(app, filename, data, code):
+def test_unreadable_files_are_refused_with_their_reason(app, filename, data, code):
     with pytest.raises(RosterFileError) as caught:
         read_roster_file(filename, data)
     assert caught.value.code == code
