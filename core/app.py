@@ -79,6 +79,7 @@ MODEL_MODULES = [
     "onboarding.signup.models",
     "onboarding.team.models",
     "tenants.onsite.models",
+    "tenants.onsite.cli",
     "tenants.reporting.models",
     "tenants.reporting.jobs",
 ]
