@@ -71,11 +71,18 @@ def _roster_page(campaign: Campaign, status: int = 200, **extra):
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
         page = 1
+    query = sa.select(RosterEntry).where(RosterEntry.campaign_id == campaign.id)
+    search = request.args.get("q", "").strip()[:100]
+    if search:  # an employee number's start, or part of a name
+        query = query.where(
+            sa.or_(
+                RosterEntry.employee_number.startswith(search, autoescape=True),
+                RosterEntry.full_name.icontains(search, autoescape=True),
+            )
+        )
     entries = list(
         db.session.scalars(
-            sa.select(RosterEntry)
-            .where(RosterEntry.campaign_id == campaign.id)
-            .order_by(RosterEntry.employee_number)
+            query.order_by(RosterEntry.employee_number)
             .offset((page - 1) * PAGE_SIZE)
             .limit(PAGE_SIZE + 1)
         )
@@ -88,6 +95,7 @@ def _roster_page(campaign: Campaign, status: int = 200, **extra):
             entries=entries[:PAGE_SIZE],
             page=page,
             more=len(entries) > PAGE_SIZE,
+            search=search,
             size=services.roster_size(campaign),
             codes_made=made,
             codes_used=used,

@@ -61,6 +61,9 @@ def test_upload_shows_the_report_and_the_list_masks_niks(app, client, create_use
     assert "Budi Santoso" in listing and "3171********0001" in listing
     assert NIK_MAN not in listing and "budi@example.test" not in listing
     assert _count(tenant) == 1
+    found = client.get(_url(tenant, world, "/roster?q=santo")).get_data(as_text=True)
+    missed = client.get(_url(tenant, world, "/roster?q=E00_")).get_data(as_text=True)
+    assert "Budi Santoso" in found and "Budi Santoso" not in missed  # "_" is no wildcard
 
 
 def test_a_broken_file_answers_422_and_saves_nothing(app, client, create_user, login):
