@@ -22,14 +22,30 @@ _KEY = "after_commit"
 
 
 def after_commit(fn: Callable[[], object], session: Session | None = None) -> None:
-    """Run ``fn`` once the current transaction commits; never if it rolls back."""
-    (session or db.session()).info.setdefault(_KEY, []).append(fn)
+    """Run ``fn`` once the current transaction commits; never if it rolls back.
+
+    Inside a SAVEPOINT (``begin_nested``) the action belongs to that savepoint: its
+    release hands the action to the enclosing transaction, its rollback drops it, and
+    only the outermost commit runs it. (SQLAlchemy emits ``after_commit`` and
+    ``after_rollback`` for savepoints too; without this, a released savepoint ran its
+    jobs before the data was committed, and a rolled-back one dropped everyone's.)
+    """
+    session = session or db.session()
+    session.info.setdefault(_KEY, []).append((session.get_nested_transaction(), fn))
 
 
 @event.listens_for(FlaskSession, "after_commit")
 def _release(session: Session) -> None:
+    if (savepoint := session.get_nested_transaction()) is not None:
+        # A savepoint was released: its actions now wait for the enclosing transaction.
+        parent = savepoint.parent if savepoint.parent and savepoint.parent.nested else None
+        session.info[_KEY] = [
+            (parent if owner is savepoint else owner, fn)
+            for owner, fn in session.info.get(_KEY, [])
+        ]
+        return
     pending = session.info.pop(_KEY, [])
-    for fn in pending:
+    for _owner, fn in pending:
         try:
             fn()
         except Exception:
@@ -40,4 +56,10 @@ def _release(session: Session) -> None:
 
 @event.listens_for(FlaskSession, "after_rollback")
 def _drop(session: Session) -> None:
+    if (savepoint := session.get_nested_transaction()) is not None:
+        # Only the actions of the savepoint rolled back go; the enclosing ones stay.
+        session.info[_KEY] = [
+            (owner, fn) for owner, fn in session.info.get(_KEY, []) if owner is not savepoint
+        ]
+        return
     session.info.pop(_KEY, None)

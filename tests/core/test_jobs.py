@@ -101,6 +101,32 @@ def test_in_process_job_runs_after_commit_and_never_after_rollback(app, create_t
     assert venues_of(tenant) == ["committed"]
 
 
+def test_savepoints_neither_release_nor_drop_the_outer_transactions_jobs(app, create_tenant):
+    """A released SAVEPOINT must not run jobs before the real commit (their rows would
+    not be visible, and SQLite would be locked), and a rolled-back one drops only its
+    own jobs (seed-demo books in savepoints and lost every voucher mail)."""
+    tenant = create_tenant()
+    enqueue("tests.core.sample_jobs.add_venue", tenant_id=tenant.id, name="outer")
+    released = db.session.begin_nested()
+    enqueue("tests.core.sample_jobs.add_venue", tenant_id=tenant.id, name="kept")
+    inner = db.session.begin_nested()
+    enqueue("tests.core.sample_jobs.add_venue", tenant_id=tenant.id, name="inner kept")
+    inner.commit()
+    released.commit()
+    assert venues_of(tenant) == []  # released savepoints ran nothing
+    undone = db.session.begin_nested()
+    enqueue("tests.core.sample_jobs.add_venue", tenant_id=tenant.id, name="undone")
+    undone.rollback()
+    half = db.session.begin_nested()
+    enqueue("tests.core.sample_jobs.add_venue", tenant_id=tenant.id, name="in a released child")
+    child = db.session.begin_nested()
+    enqueue("tests.core.sample_jobs.add_venue", tenant_id=tenant.id, name="child")
+    child.commit()
+    half.rollback()  # takes its released child's job with it
+    db.session.commit()
+    assert sorted(venues_of(tenant)) == ["inner kept", "kept", "outer"]
+
+
 def test_job_reenters_its_tenant_or_named_scope(app, create_tenant):
     a, b = two_tenants(create_tenant)
     assert run_job(app, "tests.core.sample_jobs.venue_names", a.id) == ["A1"]
