@@ -11,7 +11,6 @@ from dataclasses import field
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from core import crypto
 from core.audit import log_action
 from core.extensions import db
 from core.models import User
@@ -21,7 +20,7 @@ from tenants.booking.models import Booking
 from tenants.booking.models import BookingStatus
 from tenants.booking.models import Person
 from tenants.booking.services import BookingError
-from tenants.booking.services.people import normalise_nik
+from tenants.booking.services import find_person_by_nik
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import Slot
 from tenants.onsite.models import CheckIn
@@ -327,10 +326,10 @@ def lookup_today(
     digits = query.replace(" ", "")
     if digits.isdigit():
         try:
-            nik = normalise_nik(digits)
+            person = find_person_by_nik(digits)
         except BookingError as exc:
             raise OnsiteError(exc.message, code="invalid") from exc
-        match = Person.nik_bidx == crypto.blind_index(nik, "nik")
+        match = Person.id == person.id if person is not None else sa.false()
         kind = "nik"
     else:
         if len(query) < 3:

@@ -209,12 +209,19 @@ def test_lookup_is_limited_to_today_at_this_venue_and_audited(world):
         lambda: lookup_today(world.venues[0].id, DAY, here.nik, actor=world.staff)
     )
     assert [r.person.id for r in by_nik] == [here.id]
-    with pytest.raises(OnsiteError):
-        lookup_today(world.venues[0].id, DAY, "si", actor=world.staff)
+    nobody = run_in_transaction(
+        lambda: lookup_today(world.venues[0].id, DAY, "3171010101990099", actor=world.staff)
+    )
+    assert nobody == []
+    for query in ("si", "317101010199"):  # too short a name, not a NIK
+        with pytest.raises(OnsiteError) as exc:
+            lookup_today(world.venues[0].id, DAY, query, actor=world.staff)
+        assert exc.value.code == "invalid"
     entries = db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.action == "onsite.checkin.lookup")
     ).all()
-    assert [e.data["by"] for e in entries] == ["name", "nik"]
+    assert [e.data["by"] for e in entries] == ["name", "nik", "nik"]
+    assert [e.data["found"] for e in entries] == [1, 1, 0]
     assert all(here.nik not in str(e.data) for e in entries)
 
 
