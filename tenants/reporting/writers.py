@@ -25,7 +25,7 @@ CONTENT_TYPES = {
 }
 EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "fhir": "json"}
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = frozenset("=+-@\t\r")
 _NUMBER_LIKE = re.compile(r"[+-]?[\d .()/-]+")  # phone numbers, dates: not formulas
 
 Progress = Callable[[int], None]
@@ -33,11 +33,7 @@ Progress = Callable[[int], None]
 
 def safe_cell(value):
     """``value``, with text that a spreadsheet would evaluate prefixed by a quote."""
-    if (
-        isinstance(value, str)
-        and value.startswith(_FORMULA_START)
-        and not _NUMBER_LIKE.fullmatch(value)
-    ):
+    if value.__class__ is str and value[:1] in _FORMULA_START and not _NUMBER_LIKE.fullmatch(value):
         return "'" + value
     return value
 

@@ -26,9 +26,9 @@ from tenants.stock.models import Lot
 from tenants.stock.models import Product
 
 
-def _decrypt(person_id, field: str, token: str | None) -> str:
+def _decrypt(decrypt, person_id, field: str, token: str | None) -> str:
     # The associated data is the one tenants.booking.models.Person binds each field to.
-    return crypto.decrypt(token, f"person:{person_id}:{field}") if token else ""
+    return decrypt(token, f"person:{person_id}:{field}") if token else ""
 
 
 def age_on(born: dt.date, day: dt.date) -> int:
@@ -174,6 +174,7 @@ class AdministeredDoses(Exporter):
 
     def doses(self) -> Iterator[Dose]:
         """The doses of the period, oldest first, personal fields decrypted."""
+        decrypt = crypto.decryptor()
         for row in self.stream(self.statement()):
             (aid, pid, nik, name, sex, born, occupation, address, phone, vaccine, maker, batch,
              expiry, dose, at, day, vid, vname, vaddr, prov, city, vaccinator, vaccinator_id,
@@ -181,13 +182,13 @@ class AdministeredDoses(Exporter):
             yield Dose(
                 aid,
                 pid,
-                _decrypt(pid, "nik", nik),
+                _decrypt(decrypt, pid, "nik", nik),
                 name,
                 sex.value if sex else "",
                 born,
                 occupation or "",
-                _decrypt(pid, "address", address),
-                _decrypt(pid, "phone", phone),
+                _decrypt(decrypt, pid, "address", address),
+                _decrypt(decrypt, pid, "phone", phone),
                 vaccine,
                 maker,
                 batch,
