@@ -37,6 +37,7 @@ from tenants.onsite.schemas import load_form
 from tenants.onsite.services import screening as screening_service
 from tenants.onsite.services import vaccination as vaccination_service
 from tenants.onsite.services import walkins as walkin_service
+from tenants.onsite.services.common import VIAL_WARNING
 from tenants.onsite.services.common import day_bounds
 from tenants.onsite.services.common import local_time
 from tenants.onsite.views.common import at_local
@@ -149,6 +150,7 @@ def _vaccination_page(booking: Booking, status: int = 200, errors=None, values=N
             staff=vaccination_service.staff(now),
             now_local=local_time(now, venue.timezone),
             now_utc=now,
+            warn_from=now + VIAL_WARNING,
             tz=venue.timezone,
             desk=(venue, day),
             errors=errors or {},

@@ -328,6 +328,17 @@ def test_a_dose_uses_the_ledger_a_vial_and_starts_observation(world):
     assert_consistent()
 
 
+def test_the_desk_warns_when_the_open_vial_is_about_to_pass_its_hours(world):
+    # the test vaccine has no open-vial hours: a vial lasts until the end of the day
+    booking = _book(world)
+    _check_in(world, booking)
+    _screen(world, booking)
+    late = dt.datetime(2030, 1, 7, 16, 45, tzinfo=dt.UTC)  # 23:45 in Jakarta
+    result = _dose(world, booking, at=late)
+    assert result.vial.closes_at == dt.datetime(2030, 1, 7, 17, tzinfo=dt.UTC)
+    assert any("must be used by 00:00 (4 doses left)" in w for w in result.warnings)
+
+
 def test_void_restores_the_stock_and_the_vial(world):
     booking = _book(world)
     _check_in(world, booking)
