@@ -203,6 +203,7 @@ def test_waitlist_offer_by_email_and_accepted_through_its_link(world, client):
     # the link is spent: the page says so, and a second accept is refused politely
     again = client.post(_path(link), data={"slot_id": freed})
     assert again.status_code == 409
+    assert "You have accepted this offer" in client.get(_path(link)).get_data(as_text=True)
     assert seats_booked(holders[0].slot_id) == 2
 
 

@@ -178,3 +178,16 @@ def test_the_voucher_link_cannot_manage(world, client):
     assert client.get(f"/v/m/{token}").status_code == 404
     assert client.post(f"/v/m/{token}/cancel").status_code == 404
     assert seats_booked(world.slots()[0].id) == 1
+
+
+def test_once_checked_in_the_link_no_longer_cancels(world, client):
+    slot = world.slots()[0]
+    booking = book(world, slot)
+    db.session.execute(
+        sa.update(Booking).where(Booking.id == booking.id).values(status=BookingStatus.ARRIVED)
+    )
+    db.session.commit()
+    path = _path(manage_url(booking))
+    assert client.post(path + "/cancel").status_code == 200  # the page, nothing done
+    assert "Cancel my booking" not in client.get(path + "?lang=en").get_data(as_text=True)
+    assert seats_booked(slot.id) == 1
