@@ -36,6 +36,13 @@ def home():
     return render_template("core/home.html", memberships=memberships)
 
 
+@bp.route("/favicon.ico")
+@limiter.exempt
+def favicon():
+    """Browsers ask for it on every site; an empty answer instead of a logged 404."""
+    return "", 204, {"Cache-Control": "public, max-age=604800"}
+
+
 @bp.route("/healthz")
 @limiter.exempt
 def healthz():

@@ -155,6 +155,11 @@ def test_crash_shows_no_internals(app, client, caplog):
 
 
 def test_translation_works_outside_a_request(app):
+    """Jobs and CLI commands have no request: they speak the default language,
+    Indonesian, unless told otherwise (emails use the person's own)."""
+    from flask_babel import force_locale
     from flask_babel import gettext
 
-    assert gettext("Page not found") == "Page not found"
+    assert gettext("Page not found") == "Halaman tidak ditemukan"
+    with force_locale("en"):
+        assert gettext("Page not found") == "Page not found"

@@ -346,6 +346,7 @@ ROUTES: dict[str, Case] = {
     "static": Case(everyone(), lambda w: {"filename": "sentra.css"}),
     "core.static": Case(everyone(), lambda w: {"filename": "sentra.css"}),
     "core.home": Case(everyone()),
+    "core.favicon": Case(everyone()),
     "core.healthz": Case(everyone()),
     "core.readyz": Case(everyone()),
     "files.download": Case(everyone(), lambda w: {"token": w.file_token()}),
@@ -655,6 +656,7 @@ ROUTES: dict[str, Case] = {
     "api_v1.list_exports": Case(everyone(UNAUTHORIZED)),
     "api_v1.get_export": Case(everyone(UNAUTHORIZED), lambda w: {"run_id": uuid7()}),
     "api_v1.download_export": Case(everyone(UNAUTHORIZED), lambda w: {"run_id": uuid7()}),
+    "api_v1.list_checkins": Case(everyone(UNAUTHORIZED)),
 }
 
 
