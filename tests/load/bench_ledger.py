@@ -14,7 +14,11 @@ the rows, and a clean recount.
     .venv/bin/python tests/load/bench_ledger.py --procs 8 --attempts 4000
 
 Needs PostgreSQL (TEST_DATABASE_URL, default postgresql://root@127.0.0.1:5432/test, a
-superuser that may create a scratch database, dropped at the end).
+superuser that may create a scratch database, dropped at the end) and Redis
+(BENCH_REDIS_URL, default redis://127.0.0.1:6379/15): the jobs a booking enqueues go to
+a queue of the run's own, emptied at the end.
+
+    .venv/bin/python tests/load/bench_ledger.py --profile --attempts 1000   # pyinstrument
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
+# Jobs the ledger's signals enqueue (voucher mail…) go to Redis as in production: the
+# enqueue is part of the cost, running them is not. A queue of our own, emptied at exit.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+JOBS_QUEUE = os.environ.setdefault("BENCH_JOBS_QUEUE", f"bench-ledger-{uuid.uuid4().hex[:8]}")
 APP_LOGIN = "sentra_bench_app"
 NOW = dt.datetime(2030, 1, 6, 12, tzinfo=dt.UTC)
 
@@ -46,10 +54,12 @@ def _config(url: str, owner_url: str) -> dict:
     tmp = Path(tempfile.gettempdir()) / "sentra-bench"
     return {
         "SENTRA_ENV": "development",
+        "LOG_LEVEL": "WARNING",
         "SECRET_KEY": "bench-secret-key-long-enough-for-anything-at-all",
         "SQLALCHEMY_DATABASE_URI": url,
         "MIGRATION_DATABASE_URL": owner_url,
-        "REDIS_URL": None,
+        "REDIS_URL": REDIS_URL,
+        "JOBS_QUEUE": JOBS_QUEUE,
         "RATELIMIT_STORAGE_URI": "memory://",
         "MAIL_URL": f"file://{tmp / 'outbox'}",
         "STORAGE_URL": f"file://{tmp / 'files'}",
@@ -82,8 +92,18 @@ def create_database() -> tuple[str, str, str]:
     return name, owner_url, _psycopg(f"postgresql://{APP_LOGIN}@{host}/{name}")
 
 
+def empty_job_queue() -> None:
+    """Drop the jobs the run enqueued (nobody works this queue)."""
+    from redis import Redis
+    from rq import Queue
+
+    Queue(JOBS_QUEUE, connection=Redis.from_url(REDIS_URL)).empty()
+
+
 def drop_database(name: str) -> None:
     import psycopg
+
+    empty_job_queue()
 
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -325,8 +345,9 @@ def raw_baseline(attempts: int) -> None:
             if row:
                 conn.execute(
                     "INSERT INTO booking (tenant_id, id, person_id, campaign_id, slot_id, "
-                    "venue_id, product_id, dose_number, status, source, created_at) VALUES "
-                    "(%s, %s, %s, %s, %s, %s, %s, 1, 'booked', 'online', now())",
+                    "venue_id, product_id, dose_number, status, source, created_at, "
+                    "voucher_code) VALUES "
+                    "(%s, %s, %s, %s, %s, %s, %s, 1, 'booked', 'online', now(), %s)",
                     (
                         world["tenant_id"],
                         uuid.uuid4(),
@@ -335,6 +356,7 @@ def raw_baseline(attempts: int) -> None:
                         slot_id,
                         world["venue_id"],
                         world["product_id"],
+                        f"R{ok:09d}",
                     ),
                 )
                 ok += 1
@@ -351,13 +373,60 @@ def raw_baseline(attempts: int) -> None:
         drop_database(name)
 
 
+def profile(attempts: int, slots: int) -> None:
+    """One process, ``attempts`` bookings under pyinstrument (dev tool, not a dependency:
+    ``.venv/bin/pip install pyinstrument``); prints the call tree of the hot path."""
+    from pyinstrument import Profiler
+
+    from core.app import create_app
+    from core.errors import DomainError
+    from core.extensions import db
+    from core.tenancy import tenant_context
+    from tenants.booking.services import book_slot
+    from tenants.booking.transaction import run_in_transaction
+    from tenants.campaigns.models import Campaign
+
+    name, owner_url, app_url = create_database()
+    try:
+        world = seed(app_url, owner_url, attempts, slots)
+        app = create_app(_config(app_url, owner_url))
+        key = (world["tenant_id"], world["campaign_id"])
+        with app.app_context(), tenant_context(world["tenant_id"]):
+            db.session.execute(db.text("SELECT 1"))
+            db.session.rollback()
+            profiler = Profiler(interval=0.0002)
+            started = time.perf_counter()
+            with profiler:
+                for j, person_id in enumerate(world["person_ids"]):
+                    slot_id = world["slot_ids"][j % slots]
+                    try:
+                        run_in_transaction(
+                            lambda s=slot_id, p=person_id: book_slot(
+                                db.session.get(Campaign, key), s, p, now=NOW
+                            )
+                        )
+                    except DomainError:  # the refused tenth; the tree shows its cost too
+                        continue
+            elapsed = time.perf_counter() - started
+        print(f"{attempts} attempts in {elapsed:.2f} s ({attempts / elapsed:.0f}/s, profiled)")
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+    finally:
+        drop_database(name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--procs", type=int, nargs="*", default=[1, 4, 16])
     parser.add_argument("--attempts", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--scenarios", nargs="*", default=["hot", "wide"])
+    parser.add_argument(
+        "--profile", action="store_true", help="profile one process (pyinstrument) instead"
+    )
     args = parser.parse_args()
+    if args.profile:
+        profile(args.attempts, 1)
+        return
     print(f"load average before: {os.getloadavg()}")
     raw_baseline(args.attempts)
     ok = True

@@ -32,6 +32,7 @@ from tenants.booking.models import Booking
 from tenants.booking.models import BookingSource
 from tenants.booking.models import BookingStatus
 from tenants.booking.models import Person
+from tenants.booking.services import hotpath
 from tenants.booking.services.common import NO_SYNC
 from tenants.booking.services.common import BookingError
 from tenants.booking.services.common import local_day
@@ -47,7 +48,6 @@ from tenants.campaigns.models import CampaignVenue
 from tenants.campaigns.models import Slot
 from tenants.campaigns.models import WalkInDay
 from tenants.stock.locks import begin_ledger
-from tenants.stock.locks import lock_timeout_column
 from tenants.stock.locks import mark_ledger_begun
 from tenants.stock.models import Stock
 
@@ -121,34 +121,18 @@ def check_not_booked(campaign: Campaign, person_id: uuid.UUID, dose_number: int)
 
 
 def _booking_checks(campaign: Campaign, person_id: uuid.UUID, dose_number: int):
-    tid = tenant_id()
-    existing = (
-        sa.select(Booking.status, Slot.starts_at)
-        .outerjoin(Slot, sa.and_(Slot.tenant_id == Booking.tenant_id, Slot.id == Booking.slot_id))
-        .where(
-            Booking.tenant_id == tid,
-            Booking.campaign_id == campaign.id,
-            Booking.person_id == person_id,
-            Booking.dose_number == dose_number,
-            Booking.status.in_(
-                [BookingStatus.BOOKED, BookingStatus.ARRIVED, BookingStatus.VACCINATED]
-            ),
-        )
-        .limit(1)
-    )
-    columns = [
-        Tenant.status.label("tenant_status"),
-        Person.date_of_birth,
-        existing.with_only_columns(Booking.status).scalar_subquery().label("existing_status"),
-        existing.with_only_columns(Slot.starts_at).scalar_subquery().label("existing_starts_at"),
-    ]
-    timeout = lock_timeout_column()
-    if timeout is not None:
-        columns.append(timeout)
-    row = db.session.execute(
-        sa.select(*columns)
-        .join(Tenant, Tenant.id == Person.tenant_id)
-        .where(Person.tenant_id == tid, Person.id == person_id)
+    """Tenant status, birth date and an active booking for this dose, in one read that
+    also sets the lock timeout on PostgreSQL (see :mod:`.hotpath`). None: no such person."""
+    connection = db.session.connection()
+    statement = hotpath.CHECKS_PG if connection.dialect.name == "postgresql" else hotpath.CHECKS
+    row = connection.execute(
+        statement,
+        {
+            "p_tenant_id": tenant_id(),
+            "p_campaign_id": campaign.id,
+            "p_person_id": person_id,
+            "p_dose_number": dose_number,
+        },
     ).first()
     mark_ledger_begun()
     if row is None:
@@ -226,6 +210,15 @@ def _no_doses() -> BookingError:
     )
 
 
+def _duplicate_or(exc: sa.exc.IntegrityError, dose_number: int) -> Exception:
+    """A race past the duplicate check hits the partial unique index: say so; any other
+    integrity error is a bug and propagates as it is."""
+    text = str(exc.orig)
+    if "uq_booking_active_dose" in text or "booking.dose_number" in text:
+        return duplicate_error(dose_number)
+    return exc
+
+
 def _insert_booking(**values) -> Booking:
     """INSERT the booking, last, after the counters. A race past the duplicate check
     hits the partial unique index; the caller's rollback then returns seat and dose."""
@@ -234,10 +227,7 @@ def _insert_booking(**values) -> Booking:
     try:
         db.session.flush()
     except sa.exc.IntegrityError as exc:
-        text = str(exc.orig)
-        if "uq_booking_active_dose" in text or "booking.dose_number" in text:
-            raise duplicate_error(values["dose_number"]) from exc
-        raise
+        raise _duplicate_or(exc, values["dose_number"]) from exc
     return booking
 
 
@@ -260,7 +250,8 @@ def book_slot(
     """
     now = now or utcnow()
     # One read for every check (tenant active, the person's age, an active booking for
-    # this dose) that also sets the lock timeout on PostgreSQL; then the two updates.
+    # this dose) that also sets the lock timeout on PostgreSQL; then seat, dose and row
+    # (one statement on PostgreSQL, see .hotpath). Refusals are diagnosed only then.
     checks = _booking_checks(campaign, person_id, dose_number)
     if checks is None:
         raise BookingError(_("Unknown person."), code="invalid")
@@ -274,21 +265,42 @@ def book_slot(
         allowance = booking_allowed(campaign.tenant_id, now)
         if not allowance.allowed:
             raise BookingError(allowance.public_message, code=allowance.reason, status=409)
-    seat = take_seat(slot_id, Slot.campaign_id == campaign.id, Slot.starts_at > now)
-    if seat is None:
-        raise _diagnose_slot(campaign, slot_id, now)
-    if promise_dose(seat.venue_id, campaign.product_id) is None:
-        raise _no_doses()
-    booking = _insert_booking(
+    values = hotpath.booking_values(
+        tenant_id=tenant_id(),
+        id=uuid7(),
         person_id=person_id,
         campaign_id=campaign.id,
         slot_id=slot_id,
-        venue_id=seat.venue_id,
         product_id=campaign.product_id,
         dose_number=dose_number,
         status=BookingStatus.BOOKED,
         source=source,
     )
+    connection = db.session.connection()
+    try:
+        if connection.dialect.name == "postgresql":
+            row = connection.execute(
+                hotpath.BOOK_PG,
+                hotpath.book_params(
+                    values, slot_id=slot_id, now=now, product_id=campaign.product_id
+                ),
+            ).one()
+            if row.seat_venue_id is None:
+                raise _diagnose_slot(campaign, slot_id, now)
+            if row.booking_id is None:
+                raise _no_doses()
+            values["venue_id"] = row.seat_venue_id
+        else:
+            seat = take_seat(slot_id, Slot.campaign_id == campaign.id, Slot.starts_at > now)
+            if seat is None:
+                raise _diagnose_slot(campaign, slot_id, now)
+            if promise_dose(seat.venue_id, campaign.product_id) is None:
+                raise _no_doses()
+            values["venue_id"] = seat.venue_id
+            connection.execute(hotpath.INSERT_BOOKING, values)
+    except sa.exc.IntegrityError as exc:
+        raise _duplicate_or(exc, dose_number) from exc
+    booking = hotpath.attach_booking(values)
     booking_created.send(booking)
     return booking
 
