@@ -33,6 +33,7 @@ RESOURCE_MODULES = [
     "tenants.api.resources.bookings",
     "tenants.api.resources.roster",
     "tenants.api.resources.exports",
+    "tenants.api.resources.checkins",
 ]
 
 for _module in RESOURCE_MODULES:
