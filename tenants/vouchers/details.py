@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from babel.dates import format_date
 from babel.dates import format_time
 from flask_babel import force_locale
@@ -142,23 +141,20 @@ class VoucherDetails:
 
 
 def load_details(booking_id: uuid.UUID, tenant_id: uuid.UUID) -> VoucherDetails | None:
-    """The voucher of a booking in the current tenant scope, or None if there is none."""
-    row = db.session.execute(
-        sa.select(Booking, Person, Campaign, Product, Venue)
-        .join(
-            Person, sa.and_(Person.tenant_id == Booking.tenant_id, Person.id == Booking.person_id)
-        )
-        .join(
-            Campaign,
-            sa.and_(Campaign.tenant_id == Booking.tenant_id, Campaign.id == Booking.campaign_id),
-        )
-        .join(Product, Product.id == Booking.product_id)
-        .join(Venue, sa.and_(Venue.tenant_id == Booking.tenant_id, Venue.id == Booking.venue_id))
-        .where(Booking.tenant_id == tenant_id, Booking.id == booking_id)
-    ).first()
-    if row is None:
+    """The voucher of a booking in the current tenant scope, or None if there is none.
+
+    Primary-key reads, one per row, not one join: each is an index lookup whatever the
+    planner's statistics say (a five-table join under row-level security was measured
+    at 300 ms on freshly loaded tables, the key reads at well under 1 ms each)."""
+    booking = db.session.get(Booking, (tenant_id, booking_id))
+    if booking is None:
         return None
-    booking, person, campaign, product, venue = row
-    slot = db.session.get(Slot, (tenant_id, booking.slot_id)) if booking.slot_id else None
-    tenant = db.session.get(Tenant, tenant_id)
-    return VoucherDetails(booking, person, campaign, product, venue, tenant, slot)
+    return VoucherDetails(
+        booking,
+        db.session.get(Person, (tenant_id, booking.person_id)),
+        db.session.get(Campaign, (tenant_id, booking.campaign_id)),
+        db.session.get(Product, booking.product_id),
+        db.session.get(Venue, (tenant_id, booking.venue_id)),
+        db.session.get(Tenant, tenant_id),
+        db.session.get(Slot, (tenant_id, booking.slot_id)) if booking.slot_id else None,
+    )

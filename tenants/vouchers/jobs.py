@@ -38,10 +38,11 @@ SWEEP_WINDOW = dt.timedelta(days=2)
 REMINDER_FROM_HOUR = 7
 
 
-def _claim(booking_id: uuid.UUID, column, now: dt.datetime) -> bool:
-    """Set ``column`` (a *_at timestamp) if it is still empty; True for the one caller
-    that did. A second job, or a concurrent sweeper, finds it set and sends nothing."""
-    claimed = db.session.execute(
+def _claim(booking_id: uuid.UUID, column, now: dt.datetime) -> uuid.UUID | None:
+    """Set ``column`` (a *_at timestamp) if it is still empty; the booking's person id
+    for the one caller that did, None for the others (a second job, a concurrent
+    sweeper): they send nothing."""
+    return db.session.execute(
         sa.update(Booking)
         .where(
             Booking.tenant_id == current_tenant_id(),
@@ -49,26 +50,22 @@ def _claim(booking_id: uuid.UUID, column, now: dt.datetime) -> bool:
             column.is_(None),
         )
         .values({column.key: now})
-        .returning(Booking.id)
+        .returning(Booking.person_id)
         .execution_options(synchronize_session=False)
-    ).first()
-    return claimed is not None
+    ).scalar()
 
 
 def mail_voucher(booking_id: str) -> bool:
     """Job (tenant scope): queue the voucher email of a new booking, once. True if an
     email was queued (False: sent already, cancelled meanwhile, or no address)."""
     bid = uuid.UUID(booking_id)
-    if not _claim(bid, Booking.voucher_mailed_at, utcnow()):
+    person_id = _claim(bid, Booking.voucher_mailed_at, utcnow())
+    if person_id is None:
         return False
-    # Most walk-ins and many bookings have no address: find out with one small query
+    # Most walk-ins and many bookings have no address: find out with one key lookup
     # before reading everything the email shows (this runs after every booking).
     has_address = db.session.scalar(
-        sa.select(Person.email_encrypted.is_not(None))
-        .join(
-            Booking, sa.and_(Booking.tenant_id == Person.tenant_id, Booking.person_id == Person.id)
-        )
-        .where(Booking.id == bid)
+        sa.select(Person.email_encrypted.is_not(None)).where(Person.id == person_id)
     )
     if not has_address:
         return False
@@ -141,7 +138,7 @@ def send_reminders(now: str | None = None) -> int:
                     continue
                 if starts_at.astimezone(zone).date() != local_now.date() + dt.timedelta(days=1):
                     continue
-                if not _claim(booking_id, Booking.reminder_sent_at, at):
+                if _claim(booking_id, Booking.reminder_sent_at, at) is None:
                     continue
                 details = load_details(booking_id, tenant_id)
                 sent += send_voucher_mail(details, "vouchers/reminder") is not None

@@ -102,6 +102,15 @@ def run(app_url: str, owner_url: str, bookings: int) -> None:
             db.session.commit()
         print(f"seeded {bookings} bookings with an email")
 
+        # The machine's yardstick: one round trip to PostgreSQL, as the app role.
+        samples = []
+        for _ in range(200):
+            start = time.perf_counter()
+            db.session.execute(sa.text("SELECT 1"))
+            samples.append(time.perf_counter() - start)
+        db.session.rollback()
+        print(f"SELECT 1 round trip:   {_ms(samples)}")
+
         samples = []
         for booking_id in booking_ids:
             start = time.perf_counter()
