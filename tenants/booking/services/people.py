@@ -26,10 +26,29 @@ def normalise_nik(nik: str) -> str:
     return digits
 
 
+_LOOKED_UP = "people.nik_looked_up"
+
+
+def _looked_up() -> dict:
+    """NIK blind indexes found absent earlier in the open transaction: the booking page
+    and the API look a NIK up and then register it, and that second look-up is a round
+    trip with nothing new to say (the unique index is the guard against a race either
+    way). Bound to the transaction object, so it never outlives it."""
+    session = db.session()
+    txn = session.get_transaction()
+    kept = session.info.get(_LOOKED_UP)
+    if kept is None or kept[0] is not txn:
+        kept = session.info[_LOOKED_UP] = (txn, set())
+    return kept[1]
+
+
 def find_person_by_nik(nik: str) -> Person | None:
     """The tenant's person with this NIK (by its blind index), or None."""
     bidx = crypto.blind_index(normalise_nik(nik), "nik")
-    return db.session.scalar(sa.select(Person).where(Person.nik_bidx == bidx))
+    person = db.session.scalar(sa.select(Person).where(Person.nik_bidx == bidx))
+    if person is None:
+        _looked_up().add(bidx)
+    return person
 
 
 def register_person(
@@ -62,16 +81,12 @@ def register_person(
     )
     if nik is not None:
         nik = normalise_nik(nik)
-        if find_person_by_nik(nik) is not None:
-            raise BookingError(
-                _(
-                    "This NIK is registered already. If it is yours and you did not register, "
-                    "contact the organiser: staff can review the record."
-                ),
-                code="duplicate_person",
-            )
+        bidx = crypto.blind_index(nik, "nik")
+        if bidx not in _looked_up() and find_person_by_nik(nik) is not None:
+            raise _duplicate_person()
+        _looked_up().discard(bidx)  # registered now
         person.nik_encrypted = crypto.encrypt(nik, person._aad("nik"))
-        person.nik_bidx = crypto.blind_index(nik, "nik")
+        person.nik_bidx = bidx
     if phone:
         person.phone_encrypted = crypto.encrypt(phone.strip(), person._aad("phone"))
     if address and address.strip():
@@ -79,5 +94,21 @@ def register_person(
     if email:
         person.email_encrypted = crypto.encrypt(email.strip().lower(), person._aad("email"))
     db.session.add(person)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        # someone registered the same NIK since the look-up: the unique index says so
+        if nik is not None and "nik_bidx" in str(exc.orig):
+            raise _duplicate_person() from exc
+        raise
     return person
+
+
+def _duplicate_person() -> BookingError:
+    return BookingError(
+        _(
+            "This NIK is registered already. If it is yours and you did not register, "
+            "contact the organiser: staff can review the record."
+        ),
+        code="duplicate_person",
+    )
