@@ -32,6 +32,7 @@ import concurrent.futures
 import datetime as dt
 import http.client
 import os
+import random
 import re
 import signal
 import socket
@@ -53,6 +54,7 @@ ROOT = ledger.ROOT
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _STARTED = re.compile(r'name="started" value="([^"]+)"')
 MIN_FILL_SECONDS = 3
+OFFSET = random.randrange(10**8)  # this invocation's first NIK/phone number
 SESSION_COOKIE = "sentra"  # SESSION_COOKIE_NAME outside production (no TLS here)
 
 
@@ -158,7 +160,7 @@ def slot_days(owner_url: str, world: dict) -> dict:
 
 def prepare(port: int, world: dict, days: dict, base: str, n0: int) -> Browser:
     """Steps 3 and 4 for one attempt; returns the session ready to confirm."""
-    j = n0
+    j = n0 % len(world["person_ids"])
     slot_id = world["slot_ids"][j % len(world["slot_ids"])]
     browser = Browser(port)
     day_path = f"{base}/venue/{world['venue_id']}/{days[slot_id].isoformat()}"
@@ -171,11 +173,13 @@ def prepare(port: int, world: dict, days: dict, base: str, n0: int) -> Browser:
     assert status == 200, status
     browser.form_started = _STARTED.search(page).group(1)
     browser.csrf = csrf
-    browser.n = j
+    # NIK and phone unique across runs and invocations: the per-NIK (5/hour) and
+    # per-phone limits live in Redis for an hour and must not be what is measured
+    browser.n = OFFSET + n0
     return browser
 
 
-def fill_details(browser: Browser, base: str, run: int) -> None:
+def fill_details(browser: Browser, base: str) -> None:
     nik, born, sex = valid_nik(browser.n)
     status, location, page = browser.request(
         "POST",
@@ -188,7 +192,7 @@ def fill_details(browser: Browser, base: str, run: int) -> None:
             "nik": nik,
             "date_of_birth": born.isoformat(),
             "sex": sex,
-            "phone": f"+62812{run:02d}{browser.n:06d}",
+            "phone": f"+6281{browser.n % 10**9:09d}",
             "email": "",
             "address": "Jl. Uji Beban 1, Bandung",
             "occupation": "",
@@ -251,9 +255,14 @@ def run(port, app_url, owner_url, scenario, slots, concurrency, attempts, run_no
     days = slot_days(owner_url, world)
     prep_started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        browsers = list(pool.map(lambda n: prepare(port, world, days, base, n), range(attempts)))
+        browsers = list(
+            pool.map(
+                lambda n: prepare(port, world, days, base, n),
+                range(run_no * attempts, (run_no + 1) * attempts),
+            )
+        )
         time.sleep(MIN_FILL_SECONDS + 0.2)
-        list(pool.map(lambda b: fill_details(b, base, run_no), browsers))
+        list(pool.map(lambda b: fill_details(b, base), browsers))
     prep = time.perf_counter() - prep_started
     for b in browsers:  # the measured phase opens its own connections
         if b.conn is not None:
