@@ -19,6 +19,7 @@ from core.extensions import db
 log = logging.getLogger(__name__)
 
 _KEY = "after_commit"
+_READY = "after_commit_ready"
 
 
 def after_commit(fn: Callable[[], object], session: Session | None = None) -> None:
@@ -44,8 +45,18 @@ def _release(session: Session) -> None:
             for owner, fn in session.info.get(_KEY, [])
         ]
         return
-    pending = session.info.pop(_KEY, [])
-    for _owner, fn in pending:
+    # The outermost transaction committed, but its connection is still checked out
+    # until the transaction ends: run the actions then, so an in-process job taking a
+    # connection of its own never waits on ours (with a small pool, every thread would
+    # hold one connection and wait for a second).
+    session.info[_READY] = session.info.pop(_KEY, [])
+
+
+@event.listens_for(FlaskSession, "after_transaction_end")
+def _run_ready(session: Session, transaction) -> None:
+    if transaction.parent is not None:
+        return
+    for _owner, fn in session.info.pop(_READY, []):
         try:
             fn()
         except Exception:

@@ -101,6 +101,19 @@ def test_in_process_job_runs_after_commit_and_never_after_rollback(app, create_t
     assert venues_of(tenant) == ["committed"]
 
 
+def test_after_commit_actions_run_once_the_transaction_has_let_go_of_its_connection(app):
+    """An in-process job takes a connection of its own: were the committing session
+    still holding one, a small pool under many threads would deadlock (every thread
+    holding one connection, waiting for a second)."""
+    from core.uow import after_commit
+
+    seen = []
+    db.session.execute(sa.text("SELECT 1"))
+    after_commit(lambda: seen.append(db.session().in_transaction()))
+    db.session.commit()
+    assert seen == [False]
+
+
 def test_savepoints_neither_release_nor_drop_the_outer_transactions_jobs(app, create_tenant):
     """A released SAVEPOINT must not run jobs before the real commit (their rows would
     not be visible, and SQLite would be locked), and a rolled-back one drops only its
