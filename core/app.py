@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from flask import current_app
 from flask import g
 from flask import has_request_context
 from flask import request
@@ -157,10 +158,13 @@ def select_locale() -> str:
     """Public pages default to Indonesian; a signed-in user's choice wins; ?lang= switches.
 
     Outside a request (jobs, CLI) the default applies; mail sets its locale explicitly.
+    The default is ``BABEL_DEFAULT_LOCALE`` ("id"; the test suite reads English, the
+    source language, and checks Indonesian where it asks for it).
     """
     supported = ("id", "en")
+    default = current_app.config.get("BABEL_DEFAULT_LOCALE") or "id"
     if not has_request_context():
-        return "id"
+        return default
     if (lang := request.args.get("lang")) in supported:
         g.locale_choice = lang
         return lang
@@ -168,4 +172,4 @@ def select_locale() -> str:
         return lang
     if current_user and current_user.is_authenticated and current_user.locale in supported:
         return current_user.locale
-    return "id"
+    return default

@@ -68,6 +68,9 @@ def base_config(tmp: Path) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "BASE_URL": "http://localhost",
         "SERVER_NAME": None,
+        # Assertions read English, the source language; the product's default is
+        # Indonesian, and the tests that check Indonesian ask for it (lang=id).
+        "BABEL_DEFAULT_LOCALE": "en",
     }
 
 
@@ -257,6 +260,12 @@ class IsolatedClient(FlaskClient):
             raw = session.setdefault("csrf_token", secrets.token_hex(20))
         secret = self.application.config.get("WTF_CSRF_SECRET_KEY") or self.application.secret_key
         return URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw)
+
+
+@pytest.fixture
+def indonesian_by_default(app):
+    """The product's real default language (the suite otherwise reads English)."""
+    app.config["BABEL_DEFAULT_LOCALE"] = "id"
 
 
 @pytest.fixture

@@ -65,6 +65,7 @@ def create_user(app):
             password_hash=_HASH,
             email_verified_at=utcnow() if verified else None,
             platform_role=platform_role,
+            locale=kwargs.pop("locale", "en"),  # the suite reads English (see base_config)
             **kwargs,
         )
         db.session.add(user)

@@ -154,7 +154,7 @@ def test_crash_shows_no_internals(app, client, caplog):
     assert "boom: secret internals" in caplog.text  # but the operators see it
 
 
-def test_translation_works_outside_a_request(app):
+def test_translation_works_outside_a_request(app, indonesian_by_default):
     """Jobs and CLI commands have no request: they speak the default language,
     Indonesian, unless told otherwise (emails use the person's own)."""
     from flask_babel import force_locale

@@ -175,7 +175,7 @@ def page_urls(app, tenant_slug: str) -> tuple[list[str], list[str]]:
 
 
 def test_pages_are_in_indonesian_by_default_and_english_by_the_switch(
-    app, client, create_tenant, create_user, login
+    app, client, create_tenant, create_user, login, indonesian_by_default
 ):
     tenant = create_tenant("klinik-bahasa", name="Klinik Bahasa")
     public, console = page_urls(app, tenant.slug)
@@ -242,7 +242,9 @@ def walk_booking_pages(client, world, nik: str) -> dict[str, str]:
     return {step: response.get_data(as_text=True) for step, response in pages.items()}
 
 
-def test_every_booking_step_is_in_the_visitors_language(no_fill_time, app, client):
+def test_every_booking_step_is_in_the_visitors_language(
+    no_fill_time, app, client, indonesian_by_default
+):
     from tests.tenants.public.support import public_world
 
     _tenant, world = public_world()

@@ -41,6 +41,7 @@ def site(tmp_path, sqlite_template, smtp):
         tmp_path,
         sqlite_template,
         MAIL_URL=smtp.url,
+        BABEL_DEFAULT_LOCALE="id",  # the product's default, which this test checks
         PUBLIC_BOOKING_MIN_FILL_SECONDS=0,  # a script fills the form faster than a person
     ) as (base, app, _outbox):
         from core.tenancy import tenant_context

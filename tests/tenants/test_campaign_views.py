@@ -358,7 +358,7 @@ def test_stock_and_campaign_pages_fit_a_360px_phone(app, client, create_user, lo
     from pathlib import Path
 
     from tests.conftest import unavailable
-    from tests.e2e.test_onboarding_browser import CHROMIUM
+    from tests.e2e.conftest import CHROMIUM
 
     if not Path(CHROMIUM).exists():
         unavailable("chromium", f"{CHROMIUM} is missing (apt-get install chromium)")

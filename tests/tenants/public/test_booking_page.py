@@ -133,7 +133,9 @@ def test_the_whole_flow_books_without_javascript(quick, app, english):
     assert len(_bookings(tenant)) == 1
 
 
-def test_indonesian_is_the_default_and_the_switch_is_on_every_page(quick, app, client):
+def test_indonesian_is_the_default_and_the_switch_is_on_every_page(
+    quick, app, client, indonesian_by_default
+):
     _tenant, world = public_world()
     page = _text(client.get(base(world)))
     assert '<html lang="id">' in page
