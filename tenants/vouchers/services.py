@@ -26,9 +26,8 @@ from tenants.booking.services import BookingError
 from tenants.booking.services import accept_offer
 from tenants.booking.services import availability
 from tenants.booking.services import cancel_booking
-from tenants.booking.services import offer_freed_seat
+from tenants.booking.services import offer_seat_freed_in
 from tenants.booking.services import reschedule_booking
-from tenants.booking.services.common import local_day
 from tenants.booking.services.common import tenant_id
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import Slot
@@ -96,16 +95,6 @@ def reschedule_options(booking: Booking, now: dt.datetime) -> list[SlotOption]:
     return _options(rows, ZoneInfo(timezone))
 
 
-def _offer_seats_freed_by(slot_id: uuid.UUID | None, campaign_id: uuid.UUID, now) -> None:
-    """A seat came free in ``slot_id``: offer it to whoever waits for that day."""
-    if slot_id is None:
-        return
-    slot = db.session.get(Slot, (tenant_id(), slot_id))
-    venue = db.session.get(Venue, (slot.tenant_id, slot.venue_id))
-    campaign = db.session.get(Campaign, (slot.tenant_id, campaign_id))
-    offer_freed_seat(campaign, slot.venue_id, local_day(slot.starts_at, venue.timezone), now=now)
-
-
 def reschedule(booking_id: uuid.UUID, slot_id: uuid.UUID, *, now: dt.datetime | None = None):
     """Move the booking to ``slot_id`` (same campaign and venue), then offer the old
     seat to the waitlist. ``invalid`` for a slot elsewhere; the ledger's codes else."""
@@ -115,14 +104,14 @@ def reschedule(booking_id: uuid.UUID, slot_id: uuid.UUID, *, now: dt.datetime | 
         raise BookingError(_("Choose one of the times listed."), code="invalid")
     old_slot_id = booking.slot_id
     reschedule_booking(booking_id, slot_id, now=now)
-    _offer_seats_freed_by(old_slot_id, booking.campaign_id, now)
+    offer_seat_freed_in(old_slot_id, booking.campaign_id, now=now)
     return booking_id
 
 
 def cancel(booking_id: uuid.UUID, *, now: dt.datetime | None = None):
     """Cancel the booking (seat and dose back at once), then offer the seat."""
     booking = cancel_booking(booking_id, now=now)
-    _offer_seats_freed_by(booking.slot_id, booking.campaign_id, now)
+    offer_seat_freed_in(booking.slot_id, booking.campaign_id, now=now)
     return booking_id
 
 

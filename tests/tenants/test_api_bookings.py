@@ -143,6 +143,31 @@ def test_reschedule_moves_the_booking(client, world):
         assert_consistent()
 
 
+def test_a_seat_freed_through_the_api_is_offered_to_the_waitlist(client, world):
+    from tenants.booking.models import WaitlistEntry
+    from tenants.booking.models import WaitlistStatus
+    from tenants.booking.services import join_waitlist
+    from tests.tenants.ledger_support import make_person
+
+    headers = bearer(world.token)
+    day_one = world.slot_ids[:2]  # 08:00 and 09:00 on the first day, one seat each
+    taken = [
+        client.post("/api/v1/bookings", json=_booking_body(world, slot), headers=headers).json
+        for slot in day_one
+    ]
+    with tenant_context(world.tenant_id):
+        entry_id = join_waitlist(
+            world.campaign_in_session(), world.venue_ids[0], START, make_person().id
+        ).id
+        db.session.commit()
+    assert (
+        client.post(f"/api/v1/bookings/{taken[0]['id']}/cancel", headers=headers).status_code == 200
+    )
+    with tenant_context(world.tenant_id):
+        entry = db.session.get(WaitlistEntry, (world.tenant_id, entry_id))
+        assert entry.status == WaitlistStatus.OFFERED and entry.offer_expires_at
+
+
 def test_read_key_cannot_book_and_other_tenants_see_404(client, world, create_tenant):
     reader = issue_key(world.tenant_id, scopes=["read"])
     refused = client.post("/api/v1/bookings", json=_booking_body(world), headers=bearer(reader))

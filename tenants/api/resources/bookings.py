@@ -22,6 +22,7 @@ from tenants.booking.models import Booking
 from tenants.booking.services import book_slot
 from tenants.booking.services import cancel_booking
 from tenants.booking.services import find_person_by_nik
+from tenants.booking.services import offer_seat_freed_in
 from tenants.booking.services import register_person
 from tenants.booking.services import reschedule_booking
 from tenants.campaigns.models import Campaign
@@ -87,7 +88,9 @@ def cancel(booking_id: uuid.UUID):
     """Cancel a booked (or checked-in, not yet vaccinated) booking: its seat and
     promised dose return to the counters."""
     booking = get_or_404(Booking, booking_id)
-    return cancel_booking(booking.id)
+    cancelled = cancel_booking(booking.id)
+    offer_seat_freed_in(booking.slot_id, booking.campaign_id)
+    return cancelled
 
 
 @api.operation(
@@ -105,4 +108,7 @@ def reschedule(booking_id: uuid.UUID, data: dict):
     """Move a booking to another slot of its campaign, atomically: if the new slot is
     full the booking keeps its old one."""
     booking = get_or_404(Booking, booking_id)
-    return reschedule_booking(booking.id, data["slot_id"])
+    old_slot_id = booking.slot_id
+    moved = reschedule_booking(booking.id, data["slot_id"])
+    offer_seat_freed_in(old_slot_id, booking.campaign_id)
+    return moved

@@ -22,6 +22,7 @@ from tenants.booking.services.waitlist import accept_offer
 from tenants.booking.services.waitlist import expire_offers
 from tenants.booking.services.waitlist import join_waitlist
 from tenants.booking.services.waitlist import offer_freed_seat
+from tenants.booking.services.waitlist import offer_seat_freed_in
 
 __all__ = [
     "AdministrationResult",
@@ -36,6 +37,7 @@ __all__ = [
     "join_waitlist",
     "mark_no_show",
     "offer_freed_seat",
+    "offer_seat_freed_in",
     "record_administration",
     "register_person",
     "register_walk_in",

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 
 from core.db import utcnow
 from core.extensions import db
+from onboarding.venues.models import Venue
 from tenants.booking.models import Booking
 from tenants.booking.models import BookingSource
 from tenants.booking.models import WaitlistEntry
@@ -25,6 +26,7 @@ from tenants.booking.models import WaitlistStatus
 from tenants.booking.services.availability import availability
 from tenants.booking.services.availability import bookable_on_day
 from tenants.booking.services.common import BookingError
+from tenants.booking.services.common import local_day
 from tenants.booking.services.common import tenant_id
 from tenants.booking.services.ledger import book_slot
 from tenants.booking.services.ledger import check_campaign_open
@@ -122,6 +124,21 @@ def offer_freed_seat(
     for entry in entries:
         waitlist_offered.send(entry)
     return entries
+
+
+def offer_seat_freed_in(
+    slot_id: uuid.UUID | None, campaign_id: uuid.UUID, *, now: dt.datetime | None = None
+) -> list[WaitlistEntry]:
+    """A seat came free in ``slot_id`` (a cancellation, or the old slot of a reschedule):
+    offer it to whoever waits for that venue and day. Every edge that frees a seat calls
+    this in the same transaction (the ledger's own services leave it to them)."""
+    if slot_id is None:  # a walk-in held no seat
+        return []
+    slot = db.session.get(Slot, (tenant_id(), slot_id))
+    venue_timezone = db.session.scalar(sa.select(Venue.timezone).where(Venue.id == slot.venue_id))
+    campaign = db.session.get(Campaign, (slot.tenant_id, campaign_id))
+    day = local_day(slot.starts_at, venue_timezone)
+    return offer_freed_seat(campaign, slot.venue_id, day, now=now)
 
 
 def accept_offer(
