@@ -74,6 +74,13 @@ def tenant_fk(column: str, target: str, **kwargs) -> sa.ForeignKeyConstraint:
     )
 
 
+def tenant_join(target, foreign_key) -> sa.ColumnElement[bool]:
+    """The ON clause from a row to the ``target`` row its composite foreign key names:
+    same tenant, and ``target.id == foreign_key`` (e.g. ``tenant_join(Slot,
+    Booking.slot_id)``). Works with aliases on either side."""
+    return sa.and_(target.tenant_id == foreign_key.class_.tenant_id, target.id == foreign_key)
+
+
 def is_tenant_owned(cls: type) -> bool:
     """Whether a mapped class belongs to one tenant."""
     return isinstance(cls, type) and issubclass(cls, TenantOwned)

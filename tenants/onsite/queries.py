@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from core.extensions import db
 from core.models import User
+from core.tenancy import tenant_join
 from onboarding.venues.models import Venue
 from tenants.booking.models import Administration
 from tenants.booking.models import Booking
@@ -48,11 +49,11 @@ def _today(start: dt.datetime, end: dt.datetime):
 
 
 def _slot_join():
-    return sa.and_(Slot.tenant_id == Booking.tenant_id, Slot.id == Booking.slot_id)
+    return tenant_join(Slot, Booking.slot_id)
 
 
 def _person_join():
-    return sa.and_(Person.tenant_id == Booking.tenant_id, Person.id == Booking.person_id)
+    return tenant_join(Person, Booking.person_id)
 
 
 @dataclass
@@ -132,16 +133,11 @@ def under_observation(venue: Venue, now: dt.datetime, *, since: dt.datetime) -> 
         sa.select(Observation, Person, Administration)
         .join(
             Administration,
-            sa.and_(
-                Administration.tenant_id == Observation.tenant_id,
-                Administration.id == Observation.administration_id,
-            ),
+            tenant_join(Administration, Observation.administration_id),
         )
         .join(
             Booking,
-            sa.and_(
-                Booking.tenant_id == Observation.tenant_id, Booking.id == Observation.booking_id
-            ),
+            tenant_join(Booking, Observation.booking_id),
         )
         .join(Person, _person_join())
         .where(
@@ -176,15 +172,10 @@ def doses_given(venue: Venue, day: dt.date) -> list[DoseRow]:
     start, end = day_bounds(day, venue.timezone)
     rows = db.session.execute(
         sa.select(Administration, Person, Lot.batch_number, User.name)
-        .join(
-            Lot, sa.and_(Lot.tenant_id == Administration.tenant_id, Lot.id == Administration.lot_id)
-        )
+        .join(Lot, tenant_join(Lot, Administration.lot_id))
         .join(
             Booking,
-            sa.and_(
-                Booking.tenant_id == Administration.tenant_id,
-                Booking.id == Administration.booking_id,
-            ),
+            tenant_join(Booking, Administration.booking_id),
         )
         .join(Person, _person_join())
         .outerjoin(User, User.id == Administration.vaccinator_id)
@@ -298,9 +289,7 @@ def board(venue: Venue, day: dt.date, now: dt.datetime) -> Board:
         sa.select(Booking.status, sa.func.count())
         .join(
             WalkInDay,
-            sa.and_(
-                WalkInDay.tenant_id == Booking.tenant_id, WalkInDay.id == Booking.walk_in_day_id
-            ),
+            tenant_join(WalkInDay, Booking.walk_in_day_id),
         )
         .where(WalkInDay.venue_id == venue.id, WalkInDay.day == day)
         .group_by(Booking.status)
@@ -323,9 +312,7 @@ def board(venue: Venue, day: dt.date, now: dt.datetime) -> Board:
     vials = list(
         db.session.execute(
             sa.select(VialOpening, Lot)
-            .join(
-                Lot, sa.and_(Lot.tenant_id == VialOpening.tenant_id, Lot.id == VialOpening.lot_id)
-            )
+            .join(Lot, tenant_join(Lot, VialOpening.lot_id))
             .where(VialOpening.venue_id == venue.id, VialOpening.closed_at.is_(None))
             .order_by(VialOpening.closes_at)
         ).all()
@@ -335,10 +322,7 @@ def board(venue: Venue, day: dt.date, now: dt.datetime) -> Board:
         .select_from(Observation)
         .join(
             Administration,
-            sa.and_(
-                Administration.tenant_id == Observation.tenant_id,
-                Administration.id == Observation.administration_id,
-            ),
+            tenant_join(Administration, Observation.administration_id),
         )
         .where(
             Observation.venue_id == venue.id,
@@ -409,9 +393,7 @@ def day_summary(venue: Venue, day: dt.date, now: dt.datetime) -> dict:
     given = db.session.execute(
         sa.select(Lot.batch_number, sa.func.count())
         .select_from(Administration)
-        .join(
-            Lot, sa.and_(Lot.tenant_id == Administration.tenant_id, Lot.id == Administration.lot_id)
-        )
+        .join(Lot, tenant_join(Lot, Administration.lot_id))
         .where(
             Lot.venue_id == venue.id,
             Administration.administered_at >= start,
@@ -424,9 +406,7 @@ def day_summary(venue: Venue, day: dt.date, now: dt.datetime) -> dict:
     voided = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Administration)
-        .join(
-            Lot, sa.and_(Lot.tenant_id == Administration.tenant_id, Lot.id == Administration.lot_id)
-        )
+        .join(Lot, tenant_join(Lot, Administration.lot_id))
         .where(
             Lot.venue_id == venue.id,
             Administration.administered_at >= start,
@@ -439,9 +419,7 @@ def day_summary(venue: Venue, day: dt.date, now: dt.datetime) -> dict:
             sa.select(Screening.outcome, sa.func.count())
             .join(
                 Booking,
-                sa.and_(
-                    Booking.tenant_id == Screening.tenant_id, Booking.id == Screening.booking_id
-                ),
+                tenant_join(Booking, Screening.booking_id),
             )
             .where(Booking.venue_id == venue.id, Screening.at >= start, Screening.at < end)
             .group_by(Screening.outcome)

@@ -15,6 +15,7 @@ from dataclasses import field
 import sqlalchemy as sa
 
 from core.extensions import db
+from core.tenancy import tenant_join
 from onboarding.venues.models import Venue
 from tenants.booking.models import Administration
 from tenants.booking.models import Booking
@@ -83,11 +84,11 @@ def campaign_dashboard(campaign: Campaign, venue: Venue | None = None) -> Dashbo
             ),
             sa.func.sum(sa.case((b.status == BookingStatus.NO_SHOW, 1), else_=0)),
         )
-        .join(v, sa.and_(v.tenant_id == b.tenant_id, v.id == b.venue_id))
-        .outerjoin(Slot, sa.and_(Slot.tenant_id == b.tenant_id, Slot.id == b.slot_id))
+        .join(v, tenant_join(v, b.venue_id))
+        .outerjoin(Slot, tenant_join(Slot, b.slot_id))
         .outerjoin(
             WalkInDay,
-            sa.and_(WalkInDay.tenant_id == b.tenant_id, WalkInDay.id == b.walk_in_day_id),
+            tenant_join(WalkInDay, b.walk_in_day_id),
         )
         .where(b.campaign_id == campaign.id, *only_venue)
         .group_by(day)
@@ -96,8 +97,8 @@ def campaign_dashboard(campaign: Campaign, venue: Venue | None = None) -> Dashbo
     dose_day = local_date(a.administered_at, v.timezone)
     doses = db.session.execute(
         sa.select(dose_day, b.venue_id, sa.func.count())
-        .join(b, sa.and_(b.tenant_id == a.tenant_id, b.id == a.booking_id))
-        .join(v, sa.and_(v.tenant_id == b.tenant_id, v.id == b.venue_id))
+        .join(b, tenant_join(b, a.booking_id))
+        .join(v, tenant_join(v, b.venue_id))
         .where(b.campaign_id == campaign.id, a.voided_at.is_(None), *only_venue)
         .group_by(dose_day, b.venue_id)
     ).all()

@@ -24,6 +24,7 @@ from core.extensions import db
 from core.models import PlatformRole
 from core.tenancy import Scope
 from core.tenancy import cross_tenant
+from core.tenancy import tenant_join
 from onboarding.venues.models import Venue
 from tenants.booking.models import Administration
 from tenants.booking.models import Booking
@@ -60,9 +61,9 @@ def dose_counts(date_from: dt.date, date_to: dt.date) -> list[DoseCount]:
         day = local_date(a.administered_at, v.timezone)
         rows = db.session.execute(
             sa.select(v.province, Product.name, a.dose_number, day, sa.func.count())
-            .join(b, sa.and_(b.tenant_id == a.tenant_id, b.id == a.booking_id))
-            .join(v, sa.and_(v.tenant_id == b.tenant_id, v.id == b.venue_id))
-            .join(Lot, sa.and_(Lot.tenant_id == a.tenant_id, Lot.id == a.lot_id))
+            .join(b, tenant_join(b, a.booking_id))
+            .join(v, tenant_join(v, b.venue_id))
+            .join(Lot, tenant_join(Lot, a.lot_id))
             .join(Product, Product.id == Lot.product_id)
             .where(a.voided_at.is_(None), day >= date_from, day <= date_to)
             .group_by(v.province, Product.name, a.dose_number, day)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from core.db import utcnow
 from core.extensions import db
 from core.models import User
+from core.tenancy import tenant_join
 from onboarding.venues.models import Venue
 from tenants.stock.models import Lot
 from tenants.stock.models import MovementKind
@@ -60,9 +61,7 @@ def stock_rows(now: dt.datetime | None = None) -> list[StockRow]:
             Lot.product_id,
             sa.func.sum(-StockMovement.delta).label("given"),
         )
-        .join(
-            Lot, sa.and_(Lot.tenant_id == StockMovement.tenant_id, Lot.id == StockMovement.lot_id)
-        )
+        .join(Lot, tenant_join(Lot, StockMovement.lot_id))
         .where(
             StockMovement.kind.in_([MovementKind.ADMINISTERED, MovementKind.VOID_ADMINISTRATION]),
             StockMovement.at >= since,
@@ -80,7 +79,7 @@ def stock_rows(now: dt.datetime | None = None) -> list[StockRow]:
             Stock.promised,
             sa.func.coalesce(given.c.given, 0),
         )
-        .join(Venue, sa.and_(Venue.tenant_id == Stock.tenant_id, Venue.id == Stock.venue_id))
+        .join(Venue, tenant_join(Venue, Stock.venue_id))
         .join(Product, Product.id == Stock.product_id)
         .outerjoin(
             given,
@@ -109,7 +108,7 @@ def lot_rows(today: dt.date | None = None) -> list[LotRow]:
     soon = today + dt.timedelta(days=NEAR_EXPIRY_DAYS)
     rows = db.session.execute(
         sa.select(Lot, Venue.name, Product.name)
-        .join(Venue, sa.and_(Venue.tenant_id == Lot.tenant_id, Venue.id == Lot.venue_id))
+        .join(Venue, tenant_join(Venue, Lot.venue_id))
         .join(Product, Product.id == Lot.product_id)
         .where(Lot.on_hand > 0)
         .order_by(Lot.expiry_date, Venue.name, Lot.batch_number)

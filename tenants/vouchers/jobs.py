@@ -22,6 +22,7 @@ from core.jobs import register_periodic
 from core.models import Tenant
 from core.tenancy import current_tenant_id
 from core.tenancy import tenant_context
+from core.tenancy import tenant_join
 from onboarding.venues.models import Venue
 from tenants.booking.models import Booking
 from tenants.booking.models import BookingStatus
@@ -116,12 +117,10 @@ def send_reminders(now: str | None = None) -> int:
         with tenant_context(tenant_id):
             rows = db.session.execute(
                 sa.select(Booking.id, Slot.starts_at, Venue.timezone)
-                .join(
-                    Slot, sa.and_(Slot.tenant_id == Booking.tenant_id, Slot.id == Booking.slot_id)
-                )
+                .join(Slot, tenant_join(Slot, Booking.slot_id))
                 .join(
                     Venue,
-                    sa.and_(Venue.tenant_id == Booking.tenant_id, Venue.id == Booking.venue_id),
+                    tenant_join(Venue, Booking.venue_id),
                 )
                 .where(
                     Booking.status == BookingStatus.BOOKED,

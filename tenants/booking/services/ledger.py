@@ -26,6 +26,7 @@ from core.models import Tenant
 from core.models import TenantStatus
 from core.signals import booking_changed
 from core.signals import booking_created
+from core.tenancy import tenant_join
 from onboarding.venues.models import Venue
 from tenants.billing.queries import booking_allowed
 from tenants.booking.models import Booking
@@ -106,7 +107,7 @@ def check_not_booked(campaign: Campaign, person_id: uuid.UUID, dose_number: int)
     (the partial unique index is the real guard; this gives the helpful message)."""
     existing = db.session.execute(
         sa.select(Booking.id, Booking.status, Slot.starts_at)
-        .outerjoin(Slot, sa.and_(Slot.tenant_id == Booking.tenant_id, Slot.id == Booking.slot_id))
+        .outerjoin(Slot, tenant_join(Slot, Booking.slot_id))
         .where(
             Booking.campaign_id == campaign.id,
             Booking.person_id == person_id,

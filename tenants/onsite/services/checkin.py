@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from core.audit import log_action
 from core.extensions import db
 from core.models import User
+from core.tenancy import tenant_join
 from onboarding.venues.models import Venue
 from tenants.booking.models import Administration
 from tenants.booking.models import Booking
@@ -117,10 +118,7 @@ def previous_dose_at(booking: Booking) -> dt.datetime | None:
         sa.select(sa.func.max(Administration.administered_at))
         .join(
             Booking,
-            sa.and_(
-                Booking.tenant_id == Administration.tenant_id,
-                Booking.id == Administration.booking_id,
-            ),
+            tenant_join(Booking, Administration.booking_id),
         )
         .where(
             Booking.person_id == booking.person_id,
@@ -344,10 +342,8 @@ def lookup_today(
     )
     rows = db.session.execute(
         sa.select(Booking, Person, Slot)
-        .join(
-            Person, sa.and_(Person.tenant_id == Booking.tenant_id, Person.id == Booking.person_id)
-        )
-        .outerjoin(Slot, sa.and_(Slot.tenant_id == Booking.tenant_id, Slot.id == Booking.slot_id))
+        .join(Person, tenant_join(Person, Booking.person_id))
+        .outerjoin(Slot, tenant_join(Slot, Booking.slot_id))
         .where(Booking.venue_id == venue_id, match, today)
         .order_by(Slot.starts_at, Person.full_name)
         .limit(20)

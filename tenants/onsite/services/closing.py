@@ -17,6 +17,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.ids import uuid7
 from core.models import User
+from core.tenancy import tenant_join
 from tenants.booking.models import Booking
 from tenants.booking.models import BookingStatus
 from tenants.booking.models import WaitlistEntry
@@ -107,7 +108,7 @@ def close_day(
     start, end = day_bounds(day, venue.timezone)
     no_show_ids = db.session.scalars(
         sa.select(Booking.id)
-        .join(Slot, sa.and_(Slot.tenant_id == Booking.tenant_id, Slot.id == Booking.slot_id))
+        .join(Slot, tenant_join(Slot, Booking.slot_id))
         .where(
             Booking.venue_id == venue_id,
             Booking.status == BookingStatus.BOOKED,
@@ -154,7 +155,7 @@ def close_day(
     summary["still_waiting"] = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Booking)
-        .outerjoin(Slot, sa.and_(Slot.tenant_id == Booking.tenant_id, Slot.id == Booking.slot_id))
+        .outerjoin(Slot, tenant_join(Slot, Booking.slot_id))
         .where(
             Booking.venue_id == venue_id,
             Booking.status == BookingStatus.ARRIVED,

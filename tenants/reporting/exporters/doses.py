@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from core import crypto
 from core.models import Role
 from core.models import User
+from core.tenancy import tenant_join
 from onboarding.venues.models import Venue
 from tenants.booking.models import Administration
 from tenants.booking.models import Booking
@@ -158,11 +159,11 @@ class AdministeredDoses(Exporter):
                 screening,
                 events,
             )
-            .join(b, sa.and_(b.tenant_id == a.tenant_id, b.id == a.booking_id))
-            .join(p, sa.and_(p.tenant_id == b.tenant_id, p.id == b.person_id))
-            .join(lot, sa.and_(lot.tenant_id == a.tenant_id, lot.id == a.lot_id))
+            .join(b, tenant_join(b, a.booking_id))
+            .join(p, tenant_join(p, b.person_id))
+            .join(lot, tenant_join(lot, a.lot_id))
             .join(prod, prod.id == lot.product_id)
-            .join(v, sa.and_(v.tenant_id == b.tenant_id, v.id == b.venue_id))
+            .join(v, tenant_join(v, b.venue_id))
             .outerjoin(User, User.id == a.vaccinator_id)
             .where(a.voided_at.is_(None))
         )

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
+from core.tenancy import tenant_join
 from tenants.booking.models import ACTIVE_STATUSES
 from tenants.booking.models import Administration
 from tenants.booking.models import Booking
@@ -62,10 +63,7 @@ class EmployeeParticipation(Exporter):
             sa.select(Administration.id)
             .join(
                 dosed,
-                sa.and_(
-                    dosed.tenant_id == Administration.tenant_id,
-                    dosed.id == Administration.booking_id,
-                ),
+                tenant_join(dosed, Administration.booking_id),
             )
             .where(
                 dosed.person_id == b.person_id,
@@ -84,7 +82,7 @@ class EmployeeParticipation(Exporter):
                 sa.func.count(sa.distinct(person)),
                 sa.func.count(sa.distinct(sa.case((given, person), else_=None))),
             )
-            .join(b, sa.and_(b.tenant_id == rb.tenant_id, b.id == rb.booking_id))
+            .join(b, tenant_join(b, rb.booking_id))
             .where(rb.campaign_id.in_(ids), rb.entry_id.is_not(None), b.status.in_(ACTIVE_STATUSES))
             .group_by(rb.campaign_id)
         )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from core.tenancy import tenant_join
 from onboarding.venues.models import Venue
 from tenants.booking.models import Booking
 from tenants.booking.models import BookingStatus
@@ -57,7 +58,7 @@ class BookingsSchedule(Exporter):
     def records(self) -> Iterator[tuple]:
         # Three small aggregates (days x venues rows each), merged by key.
         v = Venue
-        venue_join = sa.and_(v.tenant_id == Slot.tenant_id, v.id == Slot.venue_id)
+        venue_join = tenant_join(v, Slot.venue_id)
         slot_day = local_date(Slot.starts_at, v.timezone)
         slots = self.filtered(
             sa.select(
@@ -91,11 +92,11 @@ class BookingsSchedule(Exporter):
         by_status = [sa.func.sum(sa.case((b.status == status, 1), else_=0)) for status in _STATUSES]
         bookings = self.filtered(
             sa.select(b.campaign_id, b.venue_id, booking_day, *by_status)
-            .join(v, sa.and_(v.tenant_id == b.tenant_id, v.id == b.venue_id))
-            .outerjoin(Slot, sa.and_(Slot.tenant_id == b.tenant_id, Slot.id == b.slot_id))
+            .join(v, tenant_join(v, b.venue_id))
+            .outerjoin(Slot, tenant_join(Slot, b.slot_id))
             .outerjoin(
                 WalkInDay,
-                sa.and_(WalkInDay.tenant_id == b.tenant_id, WalkInDay.id == b.walk_in_day_id),
+                tenant_join(WalkInDay, b.walk_in_day_id),
             )
             .group_by(b.campaign_id, b.venue_id, booking_day),
             booking_day,

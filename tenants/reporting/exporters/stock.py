@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from core.models import User
+from core.tenancy import tenant_join
 from onboarding.venues.models import Venue
 from tenants.reporting.exporters.base import Exporter
 from tenants.reporting.exporters.base import iso
@@ -55,8 +56,8 @@ class StockMovements(Exporter):
                 m.reason,
                 User.name,
             )
-            .join(lot, sa.and_(lot.tenant_id == m.tenant_id, lot.id == m.lot_id))
-            .join(v, sa.and_(v.tenant_id == lot.tenant_id, v.id == lot.venue_id))
+            .join(lot, tenant_join(lot, m.lot_id))
+            .join(v, tenant_join(v, lot.venue_id))
             .join(Product, Product.id == lot.product_id)
             .outerjoin(User, User.id == m.actor_id)
             .order_by(v.name, lot.batch_number, lot.id, m.at, m.id),
