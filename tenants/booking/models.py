@@ -20,6 +20,11 @@ from core.tenancy import tenant_fk
 from tenants.vouchers.codes import new_voucher_code
 
 
+def mask_nik(nik: str | None) -> str | None:
+    """The NIK as shown to people: the first and last four digits (``3171********0001``)."""
+    return f"{nik[:4]}{'*' * (len(nik) - 8)}{nik[-4:]}" if nik else None
+
+
 class Sex(enum.StrEnum):
     FEMALE = "female"
     MALE = "male"
@@ -59,8 +64,7 @@ class Person(TenantOwned, db.Model):
 
     @property
     def nik_masked(self) -> str | None:
-        nik = self.nik
-        return f"{nik[:4]}{'*' * (len(nik) - 8)}{nik[-4:]}" if nik else None
+        return mask_nik(self.nik)
 
     @property
     def email(self) -> str | None:

@@ -46,6 +46,7 @@ from core.tenancy import scope_request_to
 from onboarding.venues.models import Venue
 from tenants.booking.models import Booking
 from tenants.booking.models import WaitlistEntry
+from tenants.booking.models import mask_nik
 from tenants.booking.services import availability
 from tenants.booking.services.common import local_day
 from tenants.campaigns.models import Campaign
@@ -422,7 +423,6 @@ def review(tenant: Tenant, campaign: Campaign):
 
 
 def _review_page(tenant, campaign, draft, status=200, error=None):
-    nik = draft.person["nik"]
     return _page(
         "public/review.html",
         tenant,
@@ -430,7 +430,7 @@ def _review_page(tenant, campaign, draft, status=200, error=None):
         status,
         draft=draft,
         person=draft.person,
-        nik_masked=f"{nik[:4]}{'*' * 8}{nik[-4:]}",
+        nik_masked=mask_nik(draft.person["nik"]),
         honeypot=drafts.HONEYPOT,
         error=error,
         groups={grp.id: grp for grp in roster.priority_groups(campaign)},

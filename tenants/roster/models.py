@@ -22,6 +22,7 @@ from core.db import utcnow
 from core.extensions import db
 from core.tenancy import TenantOwned
 from core.tenancy import tenant_fk
+from tenants.booking.models import mask_nik
 
 #: blind-index purposes (separate keys: a NIK index is no email index)
 NIK_PURPOSE = "nik"
@@ -79,8 +80,7 @@ class RosterEntry(TenantOwned, db.Model):
 
     @property
     def nik_masked(self) -> str | None:
-        nik = self.nik
-        return f"{nik[:4]}{'*' * (len(nik) - 8)}{nik[-4:]}" if nik else None
+        return mask_nik(self.nik)
 
     @property
     def email(self) -> str | None:
