@@ -21,8 +21,7 @@ from tenants.booking.models import Booking
 from tenants.booking.models import Sex
 from tenants.booking.services import BookingError
 from tenants.booking.services import book_slot
-from tenants.booking.services import find_person_by_nik
-from tenants.booking.services import register_person
+from tenants.booking.services import person_with_nik
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import Slot
 from tenants.vouchers.codes import format_code
@@ -63,7 +62,7 @@ def seed_onsite_demo(tenants: dict[str, Tenant]) -> None:
             return
         codes = []
         for n, (name, nik, born, sex) in enumerate(DEMO_PEOPLE):
-            person = find_person_by_nik(nik) or register_person(name, born, nik=nik, sex=sex)
+            person, _created = person_with_nik(name, born, nik=nik, sex=sex)
             booking = db.session.scalar(
                 sa.select(Booking).where(
                     Booking.campaign_id == campaign.id, Booking.person_id == person.id

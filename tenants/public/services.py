@@ -25,9 +25,9 @@ from onboarding.venues.models import VenueStatus
 from tenants.booking.models import Person
 from tenants.booking.services import BookingError
 from tenants.booking.services import book_slot
-from tenants.booking.services import find_person_by_nik
+from tenants.booking.services import duplicate_person
 from tenants.booking.services import join_waitlist
-from tenants.booking.services import register_person
+from tenants.booking.services import person_with_nik
 from tenants.booking.services.common import local_day
 from tenants.booking.transaction import run_in_transaction
 from tenants.campaigns.models import Campaign
@@ -119,16 +119,7 @@ def person_for(details: dict, locale: str, now: dt.datetime) -> Person:
     the name and date of birth match too (a second campaign, a retry). Another name or
     birth date with a registered NIK is refused (``duplicate_person``), saying whom to
     ask; nothing about the registered person is shown."""
-    existing = find_person_by_nik(details["nik"])
-    if existing is not None and (
-        existing.date_of_birth == details["date_of_birth"]
-        and _same_name(existing.full_name, details["full_name"])
-    ):
-        existing.locale = locale
-        existing.consent_at = now
-        existing.privacy_notice_version = PRIVACY_NOTICE_VERSION
-        return existing
-    return register_person(  # raises duplicate_person if the NIK is someone else's
+    person, created = person_with_nik(
         details["full_name"],
         details["date_of_birth"],
         **person_kwargs(details),
@@ -136,6 +127,16 @@ def person_for(details: dict, locale: str, now: dt.datetime) -> Person:
         consent_at=now,
         privacy_notice_version=PRIVACY_NOTICE_VERSION,
     )
+    if created:
+        return person
+    if person.date_of_birth != details["date_of_birth"] or not _same_name(
+        person.full_name, details["full_name"]
+    ):
+        raise duplicate_person()
+    person.locale = locale
+    person.consent_at = now
+    person.privacy_notice_version = PRIVACY_NOTICE_VERSION
+    return person
 
 
 # --- confirmation -----------------------------------------------------------------------

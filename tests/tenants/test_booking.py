@@ -25,6 +25,7 @@ from tenants.booking.services import find_person_by_nik
 from tenants.booking.services import join_waitlist
 from tenants.booking.services import mark_no_show
 from tenants.booking.services import offer_freed_seat
+from tenants.booking.services import person_with_nik
 from tenants.booking.services import record_administration
 from tenants.booking.services import register_person
 from tenants.booking.services import register_walk_in
@@ -384,6 +385,21 @@ def test_person_nik_is_encrypted_and_found_by_blind_index(world):
     with pytest.raises(BookingError) as exc:
         register_person("Typo", dt.date(1980, 1, 1), nik="12345")
     assert exc.value.code == "invalid_nik"
+
+
+def test_person_with_nik_registers_once_and_then_answers_the_registered_person(world):
+    first, created = person_with_nik("Siti Rahma", dt.date(1991, 5, 4), nik="3171044505910002")
+    assert created and first.nik == "3171044505910002"
+    # the new person is usable at once, without a flush or a read back
+    assert first.full_name == "Siti Rahma" and first.locale == "id" and first.created_at
+    db.session.commit()
+    again, created = person_with_nik(
+        "Someone Else", dt.date(1980, 1, 1), nik="3171 0445 0591 0002", phone="0812"
+    )
+    assert not created and again.id == first.id
+    # the registered person's details are not touched by the second caller's
+    assert again.full_name == "Siti Rahma" and again.phone is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Person)) == 1
 
 
 def test_void_releases_a_moved_second_dose_where_it_is_now(world):

@@ -10,6 +10,7 @@ it oversells: proof that the harness can catch what the ledger prevents.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import threading
 import time
 import uuid
@@ -23,9 +24,11 @@ from core.extensions import db
 from core.tenancy import tenant_context
 from tenants.booking.models import Booking
 from tenants.booking.models import BookingStatus
+from tenants.booking.models import Person
 from tenants.booking.recount import recount_stock
 from tenants.booking.services import book_slot
 from tenants.booking.services import cancel_booking
+from tenants.booking.services import person_with_nik
 from tenants.booking.services import reschedule_booking
 from tenants.booking.transaction import run_in_transaction
 from tenants.campaigns.models import Campaign
@@ -44,6 +47,7 @@ pytestmark = pytest.mark.postgres
 THREADS = 200
 #: the codes a person may see under contention; anything else is a bug
 EXPECTED = {"slot_full", "no_doses", "not_active"}
+NIK = "3171044505910002"
 
 
 @pytest.fixture
@@ -226,6 +230,28 @@ def _naive_book(tenant_id, campaign_id, slot_id, person_id, venue_id, product_id
         db.session.flush()
 
     return job
+
+
+def test_racing_registrations_of_one_nik_leave_one_person(pg_app):
+    """The booking page, the API and the walk-in desk register people with one
+    INSERT … ON CONFLICT DO NOTHING: 50 requests with one NIK at once give one row, one
+    ``created`` and 49 answers naming that row, and no error."""
+    tenant = make_tenant()
+    db.session.commit()
+    answers: list[tuple[uuid.UUID, bool]] = []
+
+    def register():
+        person, created = person_with_nik("Siti Rahma", dt.date(1991, 5, 4), nik=NIK)
+        answers.append((person.id, created))
+
+    outcomes = hammer(pg_app, tenant.id, [register] * 50)
+    assert outcomes == {"ok": 50}
+    with tenant_context(tenant.id):
+        ids = list(db.session.scalars(sa.select(Person.id)))
+        db.session.rollback()
+    assert len(ids) == 1
+    assert sorted(created for _, created in answers) == [False] * 49 + [True]
+    assert {person_id for person_id, _ in answers} == set(ids)
 
 
 def test_control_naive_count_then_insert_oversells_under_the_same_harness(pg_app):

@@ -21,9 +21,8 @@ from tenants.api.schemas import BookingSchema
 from tenants.booking.models import Booking
 from tenants.booking.services import book_slot
 from tenants.booking.services import cancel_booking
-from tenants.booking.services import find_person_by_nik
 from tenants.booking.services import offer_seat_freed_in
-from tenants.booking.services import register_person
+from tenants.booking.services import person_with_nik
 from tenants.booking.services import reschedule_booking
 from tenants.campaigns.models import Campaign
 
@@ -50,7 +49,7 @@ def create_booking(data: dict):
     NIK, or registered). Refusals name their reason in ``code``; nothing is taken."""
     campaign = get_or_404(Campaign, data["campaign_id"])
     details = data["person"]
-    person = find_person_by_nik(details["nik"]) or register_person(
+    person, _created = person_with_nik(
         details["full_name"],
         details["date_of_birth"],
         nik=details["nik"],

@@ -16,7 +16,9 @@ from tenants.booking.services.ledger import cancel_booking
 from tenants.booking.services.ledger import mark_no_show
 from tenants.booking.services.ledger import register_walk_in
 from tenants.booking.services.ledger import reschedule_booking
+from tenants.booking.services.people import duplicate_person
 from tenants.booking.services.people import find_person_by_nik
+from tenants.booking.services.people import person_with_nik
 from tenants.booking.services.people import register_person
 from tenants.booking.services.waitlist import accept_offer
 from tenants.booking.services.waitlist import expire_offers
@@ -32,12 +34,14 @@ __all__ = [
     "availability",
     "book_slot",
     "cancel_booking",
+    "duplicate_person",
     "expire_offers",
     "find_person_by_nik",
     "join_waitlist",
     "mark_no_show",
     "offer_freed_seat",
     "offer_seat_freed_in",
+    "person_with_nik",
     "record_administration",
     "register_person",
     "register_walk_in",

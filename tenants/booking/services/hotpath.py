@@ -138,34 +138,45 @@ BOOK_PG = _book_statement()
 INSERT_BOOKING = _BOOKING.insert()
 
 
-def booking_values(**given) -> dict:
-    """Every column of a new booking: ``given``, then the model's Python-side defaults,
-    then NULL. A SQL-side default would be missed by the attached object, so it is
-    refused here rather than silently read back as None."""
+def row_values(table: sa.Table, given: dict) -> dict:
+    """Every column of a new row of ``table``: ``given``, then the model's Python-side
+    defaults, then NULL. A SQL-side default would be missed by an attached object (see
+    :func:`attach`), so it is refused here rather than silently read back as None."""
     values = dict(given)
-    for column in _BOOKING.columns:
+    for column in table.columns:
         if column.key in values:
             continue
         default = column.default
         if default is None:
             if column.server_default is not None:
-                raise TypeError(f"booking.{column.key} has a server default: set it here")
+                raise TypeError(f"{table.name}.{column.key} has a server default: set it here")
             values[column.key] = None
         elif default.is_callable:
             values[column.key] = default.arg(None)
         elif default.is_scalar:
             values[column.key] = default.arg
         else:
-            raise TypeError(f"booking.{column.key} has a SQL default: set it here")
+            raise TypeError(f"{table.name}.{column.key} has a SQL default: set it here")
     return values
+
+
+def booking_values(**given) -> dict:
+    """Every column of a new booking (:func:`row_values`)."""
+    return row_values(_BOOKING, given)
+
+
+def attach(model: type, values: dict):
+    """A row just inserted with ``values`` (every column, :func:`row_values`) as a
+    persistent, fully loaded object of the session: no flush, no SELECT back."""
+    obj = model(**values)
+    make_transient_to_detached(obj)
+    db.session.add(obj)
+    return obj
 
 
 def attach_booking(values: dict) -> Booking:
     """The just-inserted booking as a persistent, fully loaded object of the session."""
-    booking = Booking(**values)
-    make_transient_to_detached(booking)
-    db.session.add(booking)
-    return booking
+    return attach(Booking, values)
 
 
 def book_params(values: dict, *, slot_id, now, product_id) -> dict:

@@ -7,13 +7,17 @@ import re
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 from core import crypto
 from core.extensions import db
 from core.ids import uuid7
 from tenants.booking.models import Person
 from tenants.booking.models import Sex
+from tenants.booking.services import hotpath
 from tenants.booking.services.common import BookingError
+from tenants.booking.services.common import tenant_id
 
 _NIK = re.compile(r"^\d{16}$")
 
@@ -26,29 +30,64 @@ def normalise_nik(nik: str) -> str:
     return digits
 
 
-_LOOKED_UP = "people.nik_looked_up"
-
-
-def _looked_up() -> dict:
-    """NIK blind indexes found absent earlier in the open transaction: the booking page
-    and the API look a NIK up and then register it, and that second look-up is a round
-    trip with nothing new to say (the unique index is the guard against a race either
-    way). Bound to the transaction object, so it never outlives it."""
-    session = db.session()
-    txn = session.get_transaction()
-    kept = session.info.get(_LOOKED_UP)
-    if kept is None or kept[0] is not txn:
-        kept = session.info[_LOOKED_UP] = (txn, set())
-    return kept[1]
-
-
 def find_person_by_nik(nik: str) -> Person | None:
     """The tenant's person with this NIK (by its blind index), or None."""
     bidx = crypto.blind_index(normalise_nik(nik), "nik")
-    person = db.session.scalar(sa.select(Person).where(Person.nik_bidx == bidx))
-    if person is None:
-        _looked_up().add(bidx)
-    return person
+    return db.session.scalar(sa.select(Person).where(Person.nik_bidx == bidx))
+
+
+def person_with_nik(
+    full_name: str,
+    date_of_birth: dt.date,
+    *,
+    nik: str,
+    sex: Sex | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    address: str | None = None,
+    occupation: str | None = None,
+    locale: str = "id",
+    consent_at: dt.datetime | None = None,
+    privacy_notice_version: str | None = None,
+) -> tuple[Person, bool]:
+    """The tenant's person with this NIK, registered with these details if nobody has
+    the NIK yet: ``(new person, True)``, or ``(the registered person, False)``, whose
+    details are left as they are (the caller decides whether it is the same human).
+
+    One statement, ``INSERT … ON CONFLICT (tenant, NIK blind index) DO NOTHING``, not a
+    look-up followed by an insert: a new person (nearly everyone on the booking page)
+    costs one round trip, and two requests registering one NIK at once end with one
+    row and each their answer, with no error to catch."""
+    person = _new_person(
+        full_name,
+        date_of_birth,
+        nik=nik,
+        sex=sex,
+        phone=phone,
+        email=email,
+        address=address,
+        occupation=occupation,
+        locale=locale,
+        consent_at=consent_at,
+        privacy_notice_version=privacy_notice_version,
+    )
+    table = Person.__table__
+    state = sa.inspect(person).dict
+    given = {c.key: state[c.key] for c in table.columns if c.key in state}
+    values = hotpath.row_values(table, given)
+    insert = (postgresql if _dialect() == "postgresql" else sqlite).insert
+    inserted = db.session.execute(
+        insert(table)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "nik_bidx"])
+        .returning(table.c.id)
+    ).scalar()
+    if inserted is not None:
+        return hotpath.attach(Person, values), True
+    existing = db.session.scalar(sa.select(Person).where(Person.nik_bidx == values["nik_bidx"]))
+    if existing is None:  # cannot happen under the unique constraint; say so if it does
+        raise RuntimeError("person insert conflicted but no person has the NIK")
+    return existing, False
 
 
 def register_person(
@@ -56,6 +95,29 @@ def register_person(
     date_of_birth: dt.date,
     *,
     nik: str | None = None,
+    **details,
+) -> Person:
+    """Create a person; NIK, phone, email and address are encrypted and bound to the new
+    row. ``duplicate_person`` if the NIK is registered already (staff review decides).
+    ``details`` are :func:`person_with_nik`'s keywords; ``consent_at`` and
+    ``privacy_notice_version`` record the consent given on the booking page (or at the
+    walk-in desk)."""
+    if nik is not None:
+        person, created = person_with_nik(full_name, date_of_birth, nik=nik, **details)
+        if not created:
+            raise duplicate_person()
+        return person
+    person = _new_person(full_name, date_of_birth, nik=None, **details)
+    db.session.add(person)
+    db.session.flush()
+    return person
+
+
+def _new_person(
+    full_name: str,
+    date_of_birth: dt.date,
+    *,
+    nik: str | None,
     sex: Sex | None = None,
     phone: str | None = None,
     email: str | None = None,
@@ -65,11 +127,9 @@ def register_person(
     consent_at: dt.datetime | None = None,
     privacy_notice_version: str | None = None,
 ) -> Person:
-    """Create a person; NIK, phone, email and address are encrypted and bound to the new
-    row. ``duplicate_person`` if the NIK is registered already (staff review decides).
-    ``consent_at`` and ``privacy_notice_version`` record the consent given on the
-    booking page (or at the walk-in desk)."""
+    """A new, unsaved person of the current tenant with its fields encrypted."""
     person = Person(
+        tenant_id=tenant_id(),
         id=uuid7(),
         full_name=full_name.strip(),
         date_of_birth=date_of_birth,
@@ -81,30 +141,22 @@ def register_person(
     )
     if nik is not None:
         nik = normalise_nik(nik)
-        bidx = crypto.blind_index(nik, "nik")
-        if bidx not in _looked_up() and find_person_by_nik(nik) is not None:
-            raise _duplicate_person()
-        _looked_up().discard(bidx)  # registered now
         person.nik_encrypted = crypto.encrypt(nik, person._aad("nik"))
-        person.nik_bidx = bidx
+        person.nik_bidx = crypto.blind_index(nik, "nik")
     if phone:
         person.phone_encrypted = crypto.encrypt(phone.strip(), person._aad("phone"))
     if address and address.strip():
         person.address_encrypted = crypto.encrypt(address.strip(), person._aad("address"))
     if email:
         person.email_encrypted = crypto.encrypt(email.strip().lower(), person._aad("email"))
-    db.session.add(person)
-    try:
-        db.session.flush()
-    except sa.exc.IntegrityError as exc:
-        # someone registered the same NIK since the look-up: the unique index says so
-        if nik is not None and "nik_bidx" in str(exc.orig):
-            raise _duplicate_person() from exc
-        raise
     return person
 
 
-def _duplicate_person() -> BookingError:
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def duplicate_person() -> BookingError:
     return BookingError(
         _(
             "This NIK is registered already. If it is yours and you did not register, "

@@ -14,8 +14,7 @@ from core.extensions import db
 from core.models import User
 from tenants.booking.models import Booking
 from tenants.booking.models import Person
-from tenants.booking.services import find_person_by_nik
-from tenants.booking.services import register_person
+from tenants.booking.services import person_with_nik
 from tenants.booking.services import register_walk_in
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import CampaignStatus
@@ -69,7 +68,7 @@ def admit_walk_in(
 ) -> Booking:
     """Register (or find, by NIK) the person and take a walk-in place and a dose.
 
-    ``details`` holds the other keyword arguments of ``register_person`` (sex, phone,
+    ``details`` holds the other keyword arguments of ``person_with_nik`` (sex, phone,
     email, address, occupation, consent), as the booking page's ``PersonSchema``
     gives them (``tenants.public.schemas.person_kwargs``).
 
@@ -82,10 +81,8 @@ def admit_walk_in(
     campaign = db.session.get(Campaign, (tenant_id(), campaign_id))
     if campaign is None:
         raise OnsiteError(_("Unknown campaign."), code="invalid", status=404)
-    person = find_person_by_nik(nik)
-    if person is None:
-        person = register_person(full_name, date_of_birth, nik=nik, **details)
-    elif not _same_person(person, full_name, date_of_birth):
+    person, created = person_with_nik(full_name, date_of_birth, nik=nik, **details)
+    if not created and not _same_person(person, full_name, date_of_birth):
         raise OnsiteError(
             _(
                 "This NIK is registered already, under another name or date of birth. "
