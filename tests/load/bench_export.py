@@ -98,7 +98,8 @@ def seed(owner_url: str, app_url: str, doses: int) -> dict:
                                      dose_number, status, source, created_at, voucher_code)
                 SELECT p.tenant_id, gen_random_uuid(), p.id, %(campaign)s, %(venue)s,
                        %(product)s, d.n, 'vaccinated', 'online', now(),
-                       upper(substr(md5(p.id::text || d.n), 1, 10))
+                       -- unique per tenant: 10 random hex digits collide at a million
+                       lpad((row_number() OVER ())::text, 10, '0')
                 FROM person AS p CROSS JOIN generate_series(1, 2) AS d(n)
                 WHERE p.tenant_id = %(tenant)s AND p.full_name LIKE 'Person %%'
                 """,
