@@ -16,6 +16,7 @@ from flask import g
 from flask import has_request_context
 from flask import request
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import import_string
 
 from core import config as settings
@@ -99,6 +100,10 @@ def create_app(config: dict | None = None) -> Flask:
     settings.validate(app.config)
 
     configure_logging(app)
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        # The client's address and scheme as the proxies saw them (rate limits, audit).
+        hops = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)

@@ -58,6 +58,12 @@ def from_env(instance_path: Path, environ: os._Environ | dict | None = None) -> 
         "DATA_KEYS": env.get("DATA_KEYS") or None,
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # How many proxies (load balancer, nginx) stand in front of the web process and
+        # append to X-Forwarded-For. 0 trusts none of those headers; behind one load
+        # balancer set 1, or every visitor has the balancer's address and shares one
+        # per-address rate limit. Never more than there are: a client could then choose
+        # its own address.
+        "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT", "0")),
         # Billing (tenants.billing): off without a Stripe key, every tenant on an unlimited trial.
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or None,
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET") or None,
@@ -122,6 +128,8 @@ def validate(config: dict) -> None:
         problems.append("SECRET_KEY is required in production (a long random string).")
     elif env == "production" and len(config["SECRET_KEY"]) < 32:
         problems.append("SECRET_KEY must be at least 32 characters in production.")
+    if config.get("TRUSTED_PROXY_COUNT", 0) < 0:
+        problems.append("TRUSTED_PROXY_COUNT is a number of proxies, 0 or more.")
     db_scheme = urlparse(config.get("SQLALCHEMY_DATABASE_URI", "")).scheme.split("+")[0]
     if db_scheme not in ("sqlite", "postgresql"):
         problems.append("DATABASE_URL must be a postgresql:// or sqlite:/// URL.")

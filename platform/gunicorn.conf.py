@@ -45,7 +45,9 @@ max_requests_jitter = 200
 # `kill -HUP` on the master reloads new code with no downtime.
 preload_app = False
 
-# The proxy in front (load balancer, nginx) sets X-Forwarded-For/Proto.
+# The proxy in front (load balancer, nginx) sets X-Forwarded-For/Proto. gunicorn uses
+# this only for the scheme; the client's address (rate limits, audit) is the app's
+# TRUSTED_PROXY_COUNT setting (werkzeug's ProxyFix in core/app.py).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 # Logs to stdout/stderr, one line per request, JSON-shaped so log shippers can parse it.

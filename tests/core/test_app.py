@@ -163,3 +163,23 @@ def test_translation_works_outside_a_request(app, indonesian_by_default):
     assert gettext("Page not found") == "Halaman tidak ditemukan"
     with force_locale("en"):
         assert gettext("Page not found") == "Page not found"
+
+
+@pytest.mark.parametrize(("proxies", "seen"), [(0, "10.0.0.2"), (1, "203.0.113.7")])
+def test_client_address_comes_from_trusted_proxies_only(tmp_path, proxies, seen):
+    """Behind a load balancer every visitor arrives from its address: with
+    TRUSTED_PROXY_COUNT=1 rate limits and the audit log see the visitor's; with 0 (the
+    default) a forwarded header is not believed, so a client cannot choose its address."""
+    from flask import request
+
+    from core.app import create_app
+    from tests.conftest import base_config
+
+    app = create_app({**base_config(tmp_path), "TRUSTED_PROXY_COUNT": proxies})
+    app.add_url_rule("/_address", "address", lambda: request.remote_addr)
+    answer = app.test_client().get(
+        "/_address",
+        headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+    )
+    assert answer.get_data(as_text=True) == seen
