@@ -109,8 +109,9 @@ def reschedule(booking_id: uuid.UUID, slot_id: uuid.UUID, *, now: dt.datetime | 
 
 
 def cancel(booking_id: uuid.UUID, *, now: dt.datetime | None = None):
-    """Cancel the booking (seat and dose back at once), then offer the seat."""
-    booking = cancel_booking(booking_id, now=now)
+    """Cancel the booking (seat and dose back at once), then offer the seat. Only while
+    it is booked: once checked in, the staff at the venue decide (``checked_in``)."""
+    booking = cancel_booking(booking_id, now=now, only_if_booked=True)
     offer_seat_freed_in(booking.slot_id, booking.campaign_id, now=now)
     return booking_id
 

@@ -340,13 +340,26 @@ def _not_active() -> BookingError:
     return BookingError(_("This booking is no longer active."), code="not_active")
 
 
-def cancel_booking(booking_id: uuid.UUID, *, now: dt.datetime | None = None) -> Booking:
+def cancel_booking(
+    booking_id: uuid.UUID, *, now: dt.datetime | None = None, only_if_booked: bool = False
+) -> Booking:
     """Cancel a booked (or checked-in, not yet vaccinated) booking: its seat, promised
     dose and walk-in place return to the counters. Offer the seat to the waitlist with
-    :func:`tenants.booking.services.waitlist.offer_freed_seat` afterwards if wanted."""
+    :func:`tenants.booking.services.waitlist.offer_freed_seat` afterwards if wanted.
+
+    ``only_if_booked`` is for the person's own manage link: once they are checked in,
+    only the staff at the venue change the booking, so a cancel that races the check-in
+    is refused (``checked_in``) by the same conditional UPDATE, not by an earlier read."""
     begin_ledger()
-    row = _transition(booking_id, _ACTIVE, BookingStatus.CANCELLED, cancelled_at=now or utcnow())
+    statuses = (BookingStatus.BOOKED.value,) if only_if_booked else _ACTIVE
+    row = _transition(booking_id, statuses, BookingStatus.CANCELLED, cancelled_at=now or utcnow())
     if row is None:
+        booking = fresh_booking(booking_id)
+        if only_if_booked and booking is not None and booking.status == BookingStatus.ARRIVED:
+            raise BookingError(
+                _("You are checked in already: the staff at the venue can help you now."),
+                code="checked_in",
+            )
         raise _not_active()
     _release(row)
     booking = fresh_booking(booking_id)

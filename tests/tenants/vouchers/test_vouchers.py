@@ -191,3 +191,24 @@ def test_once_checked_in_the_link_no_longer_cancels(world, client):
     assert client.post(path + "/cancel").status_code == 200  # the page, nothing done
     assert "Cancel my booking" not in client.get(path + "?lang=en").get_data(as_text=True)
     assert seats_booked(slot.id) == 1
+
+
+def test_a_check_in_between_the_page_and_the_cancel_wins(world):
+    """The manage page checks the status when it is shown; a check-in can land before
+    the person presses cancel. The ledger's conditional UPDATE refuses then, and the
+    seat and dose stay taken for the person standing at the desk."""
+    from tenants.booking.services import BookingError
+    from tenants.vouchers import services
+
+    slot = world.slots()[0]
+    booking = book(world, slot)
+    db.session.execute(
+        sa.update(Booking).where(Booking.id == booking.id).values(status=BookingStatus.ARRIVED)
+    )
+    db.session.commit()
+    with tenant_context(world.tenant.id), pytest.raises(BookingError) as refused:
+        services.cancel(booking.id)
+    assert refused.value.code == "checked_in"
+    db.session.rollback()
+    assert seats_booked(slot.id) == 1
+    assert promised(booking.venue_id, booking.product_id) == 1
