@@ -11,6 +11,11 @@ under row-level security, with Redis for rate limits and jobs, CSRF on:
   on keep-alive connections. A booking is a 302 to ``…/done``; anything else is counted
   by kind (``slot_full`` = back to the slot page, ``http_4xx``/``5xx``, ``error``).
 
+After each row it prints the CPU time each process spent per confirmation, by role
+(gunicorn workers, this database's PostgreSQL backends, Redis, this client, the rest):
+the machine's cores divided by their sum is the most this machine could serve, whatever
+else runs on it. ``--floor`` first measures ``GET /healthz`` the same way.
+
 Only the per-IP limit on the confirmation is raised (the generator is one address:
 ``PUBLIC_BOOKING_RATE_PER_IP``); the per-NIK and per-phone limits, the honeypot, the fill
 time and CSRF stay on. Each run gets a fresh tenant (bench_ledger.seed: capacity 90% of
@@ -20,6 +25,7 @@ capacity.
 
     .venv/bin/python tests/load/bench_booking_http.py                       # 1, 16, 64
     .venv/bin/python tests/load/bench_booking_http.py --concurrency 64 --attempts 1200
+    .venv/bin/python tests/load/bench_booking_http.py --floor       # GET /healthz first
     WEB_CONCURRENCY=4 GUNICORN_THREADS=2 .venv/bin/python tests/load/bench_booking_http.py
 
 Needs PostgreSQL (TEST_DATABASE_URL, as bench_ledger) and Redis (BENCH_REDIS_URL).
@@ -288,12 +294,16 @@ def run(port, app_url, owner_url, scenario, slots, concurrency, attempts, run_no
             conn.close()
 
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    print(f"measuring {scenario} c={concurrency} …", flush=True)
+    database = app_url.rsplit("/", 1)[1]
+    cpu_before = cpu_by_role(database)
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    cpu = {role: ms - cpu_before.get(role, 0.0) for role, ms in cpu_by_role(database).items()}
     kinds: dict[str, int] = {}
     for _, kind in results:
         kinds[kind] = kinds.get(kind, 0) + 1
@@ -307,9 +317,59 @@ def run(port, app_url, owner_url, scenario, slots, concurrency, attempts, run_no
         f"(prep {prep:.0f} s)",
         flush=True,
     )
+    print(
+        "     CPU ms per confirmation: "
+        + ", ".join(f"{role} {ms / len(results):.1f}" for role, ms in sorted(cpu.items()))
+        + f"; all {sum(cpu.values()) / len(results):.1f} (of {2000 * elapsed / len(results):.1f}"
+        " ms of core time the machine had per confirmation)",
+        flush=True,
+    )
     verdict = check(owner_url, world, ok)
     print(f"     {verdict}", flush=True)
     return verdict.startswith("oversell check OK")
+
+
+def floor(port: int, database: str, concurrency: int, requests: int, quiet: bool = False) -> None:
+    """The same server answering ``GET /healthz`` (no database, no session, no limit):
+    what any request costs this stack on this machine, the floor under a booking."""
+    lock = threading.Lock()
+    left = [requests]
+    latencies: list[float] = []
+
+    def client() -> None:
+        browser = Browser(port)
+        while True:
+            with lock:
+                if not left[0]:
+                    break
+                left[0] -= 1
+            started = time.perf_counter()
+            status, _, _ = browser.request("GET", "/healthz")
+            assert status == 200, status
+            with lock:
+                latencies.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    cpu_before, started = cpu_by_role(database), time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    cpu = {role: ms - cpu_before.get(role, 0.0) for role, ms in cpu_by_role(database).items()}
+    if quiet:
+        return
+    q = statistics.quantiles(sorted(latencies), n=100)
+    print(
+        f"floor GET /healthz c={concurrency:<3} {requests / elapsed:6.0f} requests/s  "
+        f"p50 {q[49] * 1000:7.1f} ms  p99 {q[98] * 1000:7.1f} ms",
+        flush=True,
+    )
+    print(
+        "     CPU ms per request: "
+        + ", ".join(f"{role} {ms / requests:.2f}" for role, ms in sorted(cpu.items())),
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -317,6 +377,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 16, 64])
     parser.add_argument("--attempts", type=int, default=600)
     parser.add_argument("--scenarios", nargs="*", default=["hot", "wide"])
+    parser.add_argument(
+        "--floor", action="store_true", help="first time GET /healthz, the cost of any request"
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}", flush=True)
     name, owner_url, app_url = ledger.create_database()
@@ -327,6 +390,11 @@ def main() -> None:
     print(f"gunicorn: {workers} workers x {threads} threads; client threads on this machine")
     ok, run_no = True, 0
     try:
+        if args.floor:
+            time.sleep(5)  # the workers import the app after the port opens
+            floor(port, app_url.rsplit("/", 1)[1], 16, 400, quiet=True)  # warm every worker
+            for concurrency in args.concurrency:
+                floor(port, app_url.rsplit("/", 1)[1], concurrency, args.attempts * 4)
         for concurrency in args.concurrency:
             for scenario, slots in (("hot", 1), ("wide", 100)):
                 if scenario in args.scenarios:
@@ -339,6 +407,44 @@ def main() -> None:
         ledger.drop_database(name)
     print(f"load average after: {os.getloadavg()}")
     sys.exit(0 if ok else 1)
+
+
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_role(database: str) -> dict[str, float]:
+    """CPU milliseconds used so far by the processes on this machine, by role: the web
+    workers (gunicorn), PostgreSQL (the backends serving ``database`` and the server's
+    own processes; backends of other databases are someone else's), Redis, this load
+    generator, and everything else. The difference over the measured phase says where
+    a confirmation's CPU goes."""
+    ours = f" {database} ".encode()
+    used: dict[str, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        if int(proc.name) == os.getpid():
+            role = "client"
+        elif b"gunicorn" in cmdline:
+            role = "web"
+        elif cmdline.startswith(b"postgres:") and b"(" in cmdline:
+            # a client's backend, "postgres: 15/main: user database host(port) state"
+            role = "postgres" if ours in cmdline else "other"
+        elif b"postgres" in cmdline:
+            role = "postgres"
+        elif b"redis-server" in cmdline:
+            role = "redis"
+        else:
+            role = "other"
+        used[role] = used.get(role, 0.0) + ticks * _TICK_MS
+    return used
 
 
 def ledger_port() -> int:
