@@ -9,6 +9,7 @@ into another row does not decrypt.
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -74,6 +75,9 @@ def decrypt(token: str, aad: str) -> str:
     return decryptor()(token, aad)
 
 
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
 def decryptor() -> Callable[[str, str], str]:
     """:func:`decrypt` for many values: the keys are read and their ciphers made once
     (reading them costs more than decrypting; exports decrypt a million values)."""
@@ -84,7 +88,9 @@ def decryptor() -> Callable[[str, str], str]:
         cipher = ciphers.get(kid)
         if cipher is None:
             raise ValueError(f"data key {kid!r} is not configured")
-        raw = base64.urlsafe_b64decode(b64)
+        # base64.urlsafe_b64decode, without its per-call checks (half the cost of a
+        # decryption): a non-ASCII token still raises ValueError (UnicodeEncodeError)
+        raw = binascii.a2b_base64(b64.encode("ascii").translate(_URLSAFE_TO_STANDARD))
         return cipher.decrypt(raw[:12], raw[12:], aad.encode()).decode()
 
     return decrypt_one
