@@ -150,6 +150,15 @@ def _after_begin(session: Session, transaction, connection: sa.Connection) -> No
         _set_database_scope(connection, session.info)
 
 
+def tenant_criteria(tenant_id: uuid.UUID):
+    """Wall one's filter as a statement option. The session adds it to every ORM
+    statement itself; a select of ORM columns run on the session's *connection* (Core
+    rows, no ORM loading: a million-row export) is compiled with it by the caller."""
+    return with_loader_criteria(
+        TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
+    )
+
+
 @event.listens_for(FlaskSession, "do_orm_execute")
 def _scope_orm_statement(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
@@ -158,11 +167,7 @@ def _scope_orm_statement(state: ORMExecuteState) -> None:
         return  # the criteria of the statement that loaded the parent already apply
     tenant_id = state.session.info.get("tenant_id")
     if tenant_id is not None:
-        state.statement = state.statement.options(
-            with_loader_criteria(
-                TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
-            )
-        )
+        state.statement = state.statement.options(tenant_criteria(tenant_id))
     elif state.session.info.get("scope") is None and any(
         is_tenant_owned(m.class_) for m in state.all_mappers
     ):
