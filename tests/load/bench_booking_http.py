@@ -430,6 +430,8 @@ def cpu_by_role(database: str) -> dict[str, float]:
             continue
         fields = stat.rsplit(")", 1)[1].split()
         ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        if b"gunicorn" in cmdline:  # + cutime + cstime: workers recycled (max_requests)
+            ticks += int(fields[13]) + int(fields[14])  # and reaped by the master
         if int(proc.name) == os.getpid():
             role = "client"
         elif b"gunicorn" in cmdline:
