@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
 import hmac
 import os
 from collections.abc import Callable
@@ -64,10 +63,21 @@ def data_keys() -> dict[str, bytes]:
 
 def encrypt(plaintext: str, aad: str) -> str:
     """Encrypt text under the current key, bound to ``aad`` (e.g. table:row id)."""
+    return encryptor()(plaintext, aad)
+
+
+def encryptor() -> Callable[[str, str], str]:
+    """:func:`encrypt` for many values: the current key is read and its cipher made once
+    (a roster import encrypts two values a row)."""
     kid, key = next(iter(data_keys().items()))
-    nonce = os.urandom(12)
-    ct = AESGCM(key).encrypt(nonce, plaintext.encode(), aad.encode())
-    return f"{kid}:{base64.urlsafe_b64encode(nonce + ct).decode()}"
+    cipher = AESGCM(key)
+
+    def encrypt_one(plaintext: str, aad: str) -> str:
+        nonce = os.urandom(12)
+        ct = cipher.encrypt(nonce, plaintext.encode(), aad.encode())
+        return f"{kid}:{base64.urlsafe_b64encode(nonce + ct).decode()}"
+
+    return encrypt_one
 
 
 def decrypt(token: str, aad: str) -> str:
@@ -102,6 +112,16 @@ def blind_index(value: str, purpose: str) -> str:
     The key is separate from the encryption keys, so knowing a ciphertext key does not
     let anyone brute-force the small space of, say, NIKs.
     """
+    return blind_indexer(purpose)(value)
+
+
+def blind_indexer(purpose: str) -> Callable[[str], str]:
+    """:func:`blind_index` for many values of one purpose, the key read once."""
     secret = current_app.config.get("BLIND_INDEX_KEY") or current_app.config["SECRET_KEY"]
     key = _derive(secret, b"sentra blind index " + purpose.encode())
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+    def index_one(value: str) -> str:
+        # hmac.digest: OpenSSL's one-shot HMAC, the same value as hmac.new(...).hexdigest()
+        return hmac.digest(key, value.encode(), "sha256").hex()
+
+    return index_one
