@@ -296,14 +296,14 @@ def run(port, app_url, owner_url, scenario, slots, concurrency, attempts, run_no
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
     print(f"measuring {scenario} c={concurrency} …", flush=True)
     database = app_url.rsplit("/", 1)[1]
-    cpu_before = cpu_by_role(database)
+    cpu_before = cpu_snapshot(database)
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    cpu = {role: ms - cpu_before.get(role, 0.0) for role, ms in cpu_by_role(database).items()}
+    cpu = cpu_by_role(cpu_before, cpu_snapshot(database))
     kinds: dict[str, int] = {}
     for _, kind in results:
         kinds[kind] = kinds.get(kind, 0) + 1
@@ -350,13 +350,13 @@ def floor(port: int, database: str, concurrency: int, requests: int, quiet: bool
                 latencies.append(time.perf_counter() - started)
 
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    cpu_before, started = cpu_by_role(database), time.perf_counter()
+    cpu_before, started = cpu_snapshot(database), time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    cpu = {role: ms - cpu_before.get(role, 0.0) for role, ms in cpu_by_role(database).items()}
+    cpu = cpu_by_role(cpu_before, cpu_snapshot(database))
     if quiet:
         return
     q = statistics.quantiles(sorted(latencies), n=100)
@@ -412,14 +412,13 @@ def main() -> None:
 _TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_by_role(database: str) -> dict[str, float]:
-    """CPU milliseconds used so far by the processes on this machine, by role: the web
-    workers (gunicorn), PostgreSQL (the backends serving ``database`` and the server's
-    own processes; backends of other databases are someone else's), Redis, this load
-    generator, and everything else. The difference over the measured phase says where
-    a confirmation's CPU goes."""
+def cpu_snapshot(database: str) -> dict[int, tuple[str, float, float]]:
+    """pid → (role, CPU ms of the process, CPU ms of its reaped children) for every
+    process on this machine. Roles: the web workers (gunicorn), PostgreSQL (the backends
+    serving ``database`` and the server's own processes; backends of other databases
+    are someone else's), Redis, this load generator, and everything else."""
     ours = f" {database} ".encode()
-    used: dict[str, float] = {}
+    snapshot = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -429,9 +428,6 @@ def cpu_by_role(database: str) -> dict[str, float]:
         except OSError:  # gone meanwhile
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime + stime
-        if b"gunicorn" in cmdline:  # + cutime + cstime: workers recycled (max_requests)
-            ticks += int(fields[13]) + int(fields[14])  # and reaped by the master
         if int(proc.name) == os.getpid():
             role = "client"
         elif b"gunicorn" in cmdline:
@@ -445,7 +441,26 @@ def cpu_by_role(database: str) -> dict[str, float]:
             role = "redis"
         else:
             role = "other"
-        used[role] = used.get(role, 0.0) + ticks * _TICK_MS
+        own = (int(fields[11]) + int(fields[12])) * _TICK_MS  # utime + stime
+        children = (int(fields[13]) + int(fields[14])) * _TICK_MS  # cutime + cstime
+        snapshot[int(proc.name)] = (role, own, children)
+    return snapshot
+
+
+def cpu_by_role(before: dict, after: dict) -> dict[str, float]:
+    """CPU ms spent between two snapshots, by role. A gunicorn worker recycled meanwhile
+    (``max_requests``) is counted through its master's reaped-children time, less what
+    it had used before; other processes that ended are not counted."""
+    used: dict[str, float] = {}
+    for pid, (role, own, children) in after.items():
+        _, own0, children0 = before.get(pid, (role, 0.0, 0.0))
+        spent = own - own0
+        if role == "web":
+            spent += children - children0
+        used[role] = used.get(role, 0.0) + spent
+    for pid, (role, own0, _) in before.items():
+        if pid not in after and role == "web":
+            used["web"] -= own0  # its whole life is in the master's children time now
     return used
 
 
