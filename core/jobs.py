@@ -43,6 +43,8 @@ from core.uow import after_commit
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "default"
+#: seconds a job may run before rq stops it, unless enqueued with its own ``timeout``
+DEFAULT_TIMEOUT = 600
 #: rq accepts only these characters in a job id
 JOB_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 #: the app a worker process runs jobs in (set by `flask sentra worker` or on first use)
@@ -62,6 +64,7 @@ def enqueue(
     tenant_id: uuid.UUID | None = None,
     job_id: str | None = None,
     scope: Scope | None = None,
+    timeout: int | None = None,
     **kwargs: Any,
 ) -> None:
     """Run the job at ``path`` with ``kwargs`` after the current transaction commits.
@@ -69,7 +72,9 @@ def enqueue(
     ``tenant_id`` scopes the job to a tenant; ``scope`` names a cross-tenant job.
     ``job_id`` (letters, digits, ``-``, ``_``) makes the enqueue idempotent on Redis:
     a second job with the same id is dropped while the first one's record exists.
-    ``kwargs`` must be picklable plain values (ids, strings), never ORM objects.
+    ``timeout`` (seconds) replaces the queue's default of 600 for a long job; rq stops
+    a job that runs longer. ``kwargs`` must be picklable plain values (ids, strings),
+    never ORM objects.
     """
     if job_id is not None and not JOB_ID_RE.fullmatch(job_id):
         raise ValueError(f"job id may only hold letters, digits, '-' and '_': {job_id!r}")
@@ -79,7 +84,8 @@ def enqueue(
     app = current_app._get_current_object()
     tid = str(tenant_id) if tenant_id else None
     sc = Scope(scope).value if scope else None
-    after_commit(lambda: dispatch(app, path, tid, sc, kwargs, job_id))
+    options = {"timeout": timeout} if timeout else None
+    after_commit(lambda: dispatch(app, path, tid, sc, kwargs, job_id, options=options))
 
 
 def dispatch(
@@ -147,7 +153,9 @@ def get_queue(app: Flask, name: str | None = None):
         state["redis"] = Redis.from_url(
             app.config["REDIS_URL"], socket_timeout=5, socket_connect_timeout=2
         )
-    return Queue(name or queue_name(app), connection=state["redis"], default_timeout=600)
+    return Queue(
+        name or queue_name(app), connection=state["redis"], default_timeout=DEFAULT_TIMEOUT
+    )
 
 
 def run(path: str, tenant_id: str | None, scope: str | None, kwargs: dict) -> Any:

@@ -102,8 +102,46 @@ def start_export(
         requested_by,
         {"exporter": identifier, "format": fmt.value, "api_key_id": str(api_key_id or "")},
     )
-    enqueue("tenants.reporting.jobs.run_export", tenant_id=run.tenant_id, run_id=str(run.id))
+    enqueue(
+        "tenants.reporting.jobs.run_export",
+        tenant_id=run.tenant_id,
+        timeout=EXPORT_TIMEOUT,
+        run_id=str(run.id),
+    )
     return run
+
+
+#: seconds an export job may run before rq stops it (a million doses as XLSX takes
+#: minutes); a run still "running" after this never finishes (see fail_stalled_runs)
+EXPORT_TIMEOUT = 3 * 3600
+#: a run no worker has picked up after this long is given up
+QUEUED_FOR_TOO_LONG = dt.timedelta(days=1)
+
+
+def fail_stalled_runs(now: dt.datetime | None = None) -> int:
+    """Mark failed the current tenant's runs that can no longer finish: running for
+    longer than the job may run (rq stopped it, or its worker died mid-way and nobody
+    will pick it up again), or queued for a day (the job was lost). The page then stops
+    showing progress and says to start again. Returns how many."""
+    now = now or utcnow()
+    stalled = sa.or_(
+        sa.and_(
+            ExportRun.status == RunStatus.RUNNING,
+            ExportRun.started_at < now - dt.timedelta(seconds=EXPORT_TIMEOUT + 300),
+        ),
+        sa.and_(
+            ExportRun.status == RunStatus.QUEUED,
+            ExportRun.created_at < now - QUEUED_FOR_TOO_LONG,
+        ),
+    )
+    failed = db.session.execute(
+        sa.update(ExportRun)
+        .where(ExportRun.tenant_id == current_tenant_id(), stalled)
+        .values(status=RunStatus.FAILED, finished_at=now, error="stalled")
+        .returning(ExportRun.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return len(failed)
 
 
 def _claim(run_id: uuid.UUID) -> bool:

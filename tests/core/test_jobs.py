@@ -200,6 +200,19 @@ def test_rq_job_enqueued_after_commit_runs_in_its_tenant(fake_redis_app, create_
     assert venues_of(a) == ["A1"]
 
 
+def test_a_long_job_carries_its_own_timeout(fake_redis_app):
+    """rq stops a job after the queue's default (10 minutes) unless told otherwise: an
+    export of a million doses takes longer, so its enqueue names its own timeout."""
+    from core.jobs import DEFAULT_TIMEOUT
+
+    enqueue("tests.core.sample_jobs.venue_names", job_id="long", timeout=3 * 3600)
+    enqueue("tests.core.sample_jobs.venue_names", job_id="short")
+    db.session.commit()
+    connection = get_queue(fake_redis_app).connection
+    assert Job.fetch("long", connection=connection).timeout == 3 * 3600
+    assert Job.fetch("short", connection=connection).timeout == DEFAULT_TIMEOUT
+
+
 def test_rq_rollback_enqueues_nothing(fake_redis_app, create_tenant):
     tenant = create_tenant()
     enqueue("tests.core.sample_jobs.add_venue", tenant_id=tenant.id, name="never")

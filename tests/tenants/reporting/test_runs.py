@@ -219,3 +219,54 @@ def test_a_daily_schedule_mails_members_a_link_once(alpha, client, login, create
     with tenant_context(tenant_id):
         (schedule,) = db.session.scalars(sa.select(ReportSchedule))
         assert str(schedule.last_sent_on) == "2030-01-07"
+
+
+def test_runs_whose_job_stopped_are_failed_by_the_sweeper(alpha, create_tenant, client, login):
+    """rq stops an export job after EXPORT_TIMEOUT and a worker can die mid-way; either
+    way the run would say "running" for ever. The periodic sweep fails it (in every
+    tenant), and the page says to start again; fresh and finished runs are left alone."""
+    import datetime as dt
+
+    from core.db import utcnow
+    from tenants.reporting import jobs
+    from tenants.reporting.services import EXPORT_TIMEOUT
+
+    tenant, users = alpha
+    other = create_tenant()
+    now = utcnow()
+    long_ago = now - dt.timedelta(seconds=EXPORT_TIMEOUT + 600)
+    made = {}
+    for owner, label, status, created, started in [
+        (tenant, "dead", RunStatus.RUNNING, long_ago, long_ago),
+        (tenant, "working", RunStatus.RUNNING, now, now),
+        (tenant, "lost", RunStatus.QUEUED, now - dt.timedelta(days=2), None),
+        (tenant, "waiting", RunStatus.QUEUED, now, None),
+        (tenant, "done", RunStatus.DONE, long_ago, long_ago),
+        (other, "dead elsewhere", RunStatus.RUNNING, long_ago, long_ago),
+    ]:
+        with tenant_context(owner):
+            run = ExportRun(
+                exporter="administered_doses",
+                format="csv",
+                parameters={},
+                status=status,
+                created_at=created,
+                started_at=started,
+            )
+            db.session.add(run)
+            db.session.flush()
+            made[label] = run.id
+    db.session.commit()
+    ids, slug, admin = (tenant.id, other.id), tenant.slug, users[Role.ADMIN]
+
+    assert execute("tenants.reporting.jobs.fail_stalled_exports", None, "system", {}) == 3
+    status = {run.id: run.status for tid in ids for run in _runs(tid)}
+    assert {label for label, i in made.items() if status[i] == RunStatus.FAILED} == {
+        "dead",
+        "lost",
+        "dead elsewhere",
+    }
+    assert jobs.STALLED_JOB.interval == 900
+    login(client, db.session.merge(admin))
+    page = client.get(f"/o/{slug}/reports/runs/{made['dead']}")
+    assert b"Start it again" in page.data and b'http-equiv="refresh"' not in page.data
