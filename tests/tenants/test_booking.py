@@ -33,6 +33,8 @@ from tenants.booking.services import reschedule_booking
 from tenants.booking.services import void_administration
 from tenants.booking.transaction import run_in_transaction
 from tenants.stock.models import Lot
+from tenants.stock.models import MovementKind
+from tenants.stock.models import StockMovement
 from tests.tenants.ledger_support import BEFORE
 from tests.tenants.ledger_support import ON_DAY_ONE
 from tests.tenants.ledger_support import START
@@ -254,6 +256,13 @@ def test_administration_consumes_a_dose_and_books_the_next_at_once(world):
     db.session.refresh(lot)
     assert lot.on_hand == 2
     assert db.session.get(Booking, (world.tenant.id, booking.id)).status == "vaccinated"
+    # the stock movement is dated when the dose was given, as the administration is
+    given = db.session.scalar(
+        sa.select(StockMovement.at).where(
+            StockMovement.lot_id == lot.id, StockMovement.kind == MovementKind.ADMINISTERED
+        )
+    )
+    assert given == ON_DAY_ONE
     assert_consistent()
 
 

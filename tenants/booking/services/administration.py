@@ -161,6 +161,7 @@ def record_administration(
             kind=MovementKind.ADMINISTERED,
             delta=-1,
             actor_id=vaccinator.id if vaccinator else None,
+            at=now,
         )
     )
     next_booking = None
@@ -344,6 +345,7 @@ def void_administration(
             delta=1,
             reason=reason.strip(),
             actor_id=actor.id if actor else None,
+            at=now,
         )
     )
     db.session.refresh(administration)
