@@ -78,6 +78,10 @@ def from_env(instance_path: Path, environ: os._Environ | dict | None = None) -> 
         "PUBLIC_BOOKING_RATE_PER_NIK": env.get("PUBLIC_BOOKING_RATE_PER_NIK", "5/hour"),
         "PUBLIC_BOOKING_RATE_PER_PHONE": env.get("PUBLIC_BOOKING_RATE_PER_PHONE", "10/hour"),
         "PUBLIC_BOOKING_MIN_FILL_SECONDS": float(env.get("PUBLIC_BOOKING_MIN_FILL_SECONDS", "3")),
+        # PostgreSQL memory for one export's sorts and joins (its transaction only), so a
+        # period's rows sort in memory rather than on disk. Lower it on a small database
+        # server that runs several exports at once.
+        "EXPORT_WORK_MEM": env.get("EXPORT_WORK_MEM", "256MB"),
     }
     if not settings["SECRET_KEY"] and sentra_env != "production":
         settings["SECRET_KEY"] = _secret_key_from_instance(instance_path)

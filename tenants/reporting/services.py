@@ -16,6 +16,7 @@ import tempfile
 import uuid
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
@@ -48,6 +49,11 @@ log = logging.getLogger(__name__)
 DOWNLOAD_SECONDS = 120
 #: temporary files up to this size stay in memory
 _SPOOL_BYTES = 4 * 1024 * 1024
+
+
+def _work_mem() -> str:
+    """PostgreSQL's ``work_mem`` for an export's transaction (``EXPORT_WORK_MEM``)."""
+    return current_app.config["EXPORT_WORK_MEM"]
 
 
 class ExportError(DomainError):
@@ -187,6 +193,9 @@ def run_export(run_id: uuid.UUID) -> ExportRun | None:
             if reader.get_bind().dialect.name == "postgresql":
                 # one snapshot for the whole file, however long it takes
                 reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                # room to sort the period's rows in memory: a million doses sorted on
+                # disk cost ~10 s of the export (docs/performance.md)
+                reader.execute(sa.select(sa.func.set_config("work_mem", _work_mem(), True)))
             exporter = cls(reader, load_parameters(cls, run.parameters))
             with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as out:
                 write_export(exporter, run.format, out, lambda n: _set_progress(run_id, n))
