@@ -293,17 +293,8 @@ def run(port, app_url, owner_url, scenario, slots, concurrency, attempts, run_no
         if conn is not None:
             conn.close()
 
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
     print(f"measuring {scenario} c={concurrency} …", flush=True)
-    database = app_url.rsplit("/", 1)[1]
-    cpu_before = cpu_snapshot(database)
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    cpu = cpu_by_role(cpu_before, cpu_snapshot(database))
+    elapsed, cpu = timed(client, concurrency, app_url.rsplit("/", 1)[1])
     kinds: dict[str, int] = {}
     for _, kind in results:
         kinds[kind] = kinds.get(kind, 0) + 1
@@ -329,6 +320,19 @@ def run(port, app_url, owner_url, scenario, slots, concurrency, attempts, run_no
     return verdict.startswith("oversell check OK")
 
 
+def timed(client, concurrency: int, database: str) -> tuple[float, dict[str, float]]:
+    """Run ``client`` in ``concurrency`` threads until they end: the seconds it took and
+    the CPU ms each role spent meanwhile (:func:`cpu_by_role`)."""
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    before, started = cpu_snapshot(database), time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return elapsed, cpu_by_role(before, cpu_snapshot(database))
+
+
 def floor(port: int, database: str, concurrency: int, requests: int, quiet: bool = False) -> None:
     """The same server answering ``GET /healthz`` (no database, no session, no limit):
     what any request costs this stack on this machine, the floor under a booking."""
@@ -349,14 +353,7 @@ def floor(port: int, database: str, concurrency: int, requests: int, quiet: bool
             with lock:
                 latencies.append(time.perf_counter() - started)
 
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    cpu_before, started = cpu_snapshot(database), time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    cpu = cpu_by_role(cpu_before, cpu_snapshot(database))
+    elapsed, cpu = timed(client, concurrency, database)
     if quiet:
         return
     q = statistics.quantiles(sorted(latencies), n=100)

@@ -174,11 +174,6 @@ def attach(model: type, values: dict):
     return obj
 
 
-def attach_booking(values: dict) -> Booking:
-    """The just-inserted booking as a persistent, fully loaded object of the session."""
-    return attach(Booking, values)
-
-
 def book_params(values: dict, *, slot_id, now, product_id) -> dict:
     """Parameters of :data:`BOOK_PG` for a booking's values."""
     params = {f"b_{k}": v for k, v in values.items() if k != "venue_id"}

@@ -301,7 +301,7 @@ def book_slot(
             connection.execute(hotpath.INSERT_BOOKING, values)
     except sa.exc.IntegrityError as exc:
         raise _duplicate_or(exc, dose_number) from exc
-    booking = hotpath.attach_booking(values)
+    booking = hotpath.attach(Booking, values)
     booking_created.send(booking)
     return booking
 

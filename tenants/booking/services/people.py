@@ -37,40 +37,19 @@ def find_person_by_nik(nik: str) -> Person | None:
 
 
 def person_with_nik(
-    full_name: str,
-    date_of_birth: dt.date,
-    *,
-    nik: str,
-    sex: Sex | None = None,
-    phone: str | None = None,
-    email: str | None = None,
-    address: str | None = None,
-    occupation: str | None = None,
-    locale: str = "id",
-    consent_at: dt.datetime | None = None,
-    privacy_notice_version: str | None = None,
+    full_name: str, date_of_birth: dt.date, *, nik: str, **details
 ) -> tuple[Person, bool]:
     """The tenant's person with this NIK, registered with these details if nobody has
     the NIK yet: ``(new person, True)``, or ``(the registered person, False)``, whose
     details are left as they are (the caller decides whether it is the same human).
+    ``details`` are :func:`_new_person`'s keywords (sex, phone, email, address,
+    occupation, locale, consent).
 
     One statement, ``INSERT … ON CONFLICT (tenant, NIK blind index) DO NOTHING``, not a
     look-up followed by an insert: a new person (nearly everyone on the booking page)
     costs one round trip, and two requests registering one NIK at once end with one
     row and each their answer, with no error to catch."""
-    person = _new_person(
-        full_name,
-        date_of_birth,
-        nik=nik,
-        sex=sex,
-        phone=phone,
-        email=email,
-        address=address,
-        occupation=occupation,
-        locale=locale,
-        consent_at=consent_at,
-        privacy_notice_version=privacy_notice_version,
-    )
+    person = _new_person(full_name, date_of_birth, nik=nik, **details)
     table = Person.__table__
     state = sa.inspect(person).dict
     given = {c.key: state[c.key] for c in table.columns if c.key in state}
@@ -99,7 +78,7 @@ def register_person(
 ) -> Person:
     """Create a person; NIK, phone, email and address are encrypted and bound to the new
     row. ``duplicate_person`` if the NIK is registered already (staff review decides).
-    ``details`` are :func:`person_with_nik`'s keywords; ``consent_at`` and
+    ``details`` are :func:`_new_person`'s keywords; ``consent_at`` and
     ``privacy_notice_version`` record the consent given on the booking page (or at the
     walk-in desk)."""
     if nik is not None:
