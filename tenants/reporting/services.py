@@ -51,11 +51,6 @@ DOWNLOAD_SECONDS = 120
 _SPOOL_BYTES = 4 * 1024 * 1024
 
 
-def _work_mem() -> str:
-    """PostgreSQL's ``work_mem`` for an export's transaction (``EXPORT_WORK_MEM``)."""
-    return current_app.config["EXPORT_WORK_MEM"]
-
-
 class ExportError(DomainError):
     code = "export_invalid"
 
@@ -195,7 +190,8 @@ def run_export(run_id: uuid.UUID) -> ExportRun | None:
                 reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
                 # room to sort the period's rows in memory: a million doses sorted on
                 # disk cost ~10 s of the export (docs/performance.md)
-                reader.execute(sa.select(sa.func.set_config("work_mem", _work_mem(), True)))
+                work_mem = current_app.config["EXPORT_WORK_MEM"]
+                reader.execute(sa.select(sa.func.set_config("work_mem", work_mem, True)))
             exporter = cls(reader, load_parameters(cls, run.parameters))
             with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as out:
                 write_export(exporter, run.format, out, lambda n: _set_progress(run_id, n))
