@@ -1,9 +1,10 @@
 """Benchmark of the ministry export on PostgreSQL (not run by `make test`).
 
 Seeds one tenant with 1,000,000 administered doses (500,000 people with two doses each;
-NIK and phone encrypted per person as the app does, bookings and administrations made
-with ``generate_series``), then runs the administered-doses export as the export job
-does (``tenants.reporting.services.run_export``: a server-side cursor, rows decrypted
+NIK, phone and address encrypted per person as the app does; bookings, administrations,
+a screening before every dose and adverse events after some made with
+``generate_series``), then runs the administered-doses export as the export job
+does (``tenants.reporting.services.run_export``: rows streamed by the server, decrypted
 one by one, written to a temporary file and stored), once per format, each in a fresh
 process as the app role under row-level security. Prints rows, seconds, rows per second,
 the file size and the worker's peak memory (``ru_maxrss`` of that process).
@@ -13,6 +14,8 @@ Targets (issue 7): CSV of 1,000,000 doses in at most 60 s with a worker peak of 
 
     .venv/bin/python tests/load/bench_export.py                   # CSV and XLSX
     .venv/bin/python tests/load/bench_export.py --doses 200000 --formats csv,xlsx,fhir
+    .venv/bin/python tests/load/bench_export.py --keep              # prints the database
+    .venv/bin/python tests/load/bench_export.py --database sentra_bench_1a2b3c4d --formats csv
 
 Needs PostgreSQL (TEST_DATABASE_URL, default postgresql://root@127.0.0.1:5432/test, a
 superuser that may create a scratch database, dropped at the end).
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
@@ -34,10 +38,34 @@ sys.path.insert(0, str(ROOT))
 
 from tests.load.bench_ledger import _config  # noqa: E402
 from tests.load.bench_ledger import create_database  # noqa: E402
+from tests.load.bench_ledger import database_urls  # noqa: E402
 from tests.load.bench_ledger import drop_database  # noqa: E402
 
 DAY_ONE = dt.date(2030, 1, 7)
 DAYS = 30
+
+
+#: every dose screened ten minutes before ("vaccinate"), one in fifty deferred the day
+#: before too (the export takes the last decision before the dose); a mild adverse
+#: event after one dose in a hundred, a moderate one after one in a thousand
+SCREENINGS = """
+INSERT INTO screening (tenant_id, id, booking_id, outcome, answers, at)
+SELECT a.tenant_id, gen_random_uuid(), a.booking_id, s.outcome, '{}',
+       a.administered_at - s.before
+FROM administration AS a
+CROSS JOIN (VALUES ('vaccinate', interval '10 minutes'), ('defer', interval '1 day'))
+     AS s(outcome, before)
+WHERE a.tenant_id = %(tenant)s AND (s.outcome = 'vaccinate' OR hashtext(a.id::text) %% 50 = 0)
+"""
+ADVERSE_EVENTS = """
+INSERT INTO adverse_event (tenant_id, id, administration_id, severity, description, observed_at)
+SELECT a.tenant_id, gen_random_uuid(), a.id, e.severity, e.description,
+       a.administered_at + interval '20 minutes'
+FROM administration AS a
+CROSS JOIN (VALUES ('mild', 'Nyeri di tempat suntikan', 100), ('moderate', 'Demam', 1000))
+     AS e(severity, description, every)
+WHERE a.tenant_id = %(tenant)s AND hashtext(a.id::text || 'ae') %% e.every = 0
+"""
 
 
 def seed(owner_url: str, app_url: str, doses: int) -> dict:
@@ -118,11 +146,23 @@ def seed(owner_url: str, app_url: str, doses: int) -> dict:
                 """,
                 {**ids, "start": dt.datetime(2030, 1, 7, 1, tzinfo=dt.UTC)},
             )
+            conn.execute(SCREENINGS, ids)
+            conn.execute(ADVERSE_EVENTS, ids)
             conn.execute("ANALYZE")
             conn.commit()
-        print(f"seed: {doses:,} bookings and administrations by generate_series in "
-              f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+        seconds = time.perf_counter() - started
+        print(f"seed: {doses:,} bookings and administrations, their screenings and adverse "
+              f"events by generate_series in {seconds:.1f} s", flush=True)  # fmt: skip
     return ids
+
+
+def seeded(owner_url: str) -> dict:
+    """The ids :func:`seed` returned, read back from a kept database."""
+    import psycopg
+
+    with psycopg.connect(owner_url.replace("+psycopg", "")) as conn:
+        (tenant,) = conn.execute("SELECT id FROM tenant WHERE slug = 'bench-export'").fetchone()
+    return {"tenant": tenant}
 
 
 def export(app_url: str, owner_url: str, tenant_id, fmt: str, queue) -> None:
@@ -171,12 +211,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--doses", type=int, default=1_000_000)
     parser.add_argument("--formats", default="csv,xlsx", help="csv, xlsx, fhir (comma-separated)")
+    parser.add_argument("--runs", type=int, default=1, help="exports per format")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    parser.add_argument("--database", help="export from this database seeded with --keep")
     args = parser.parse_args()
-    name, owner_url, app_url = create_database()
+    if args.database:
+        name, owner_url, app_url = database_urls(args.database)
+    else:
+        name, owner_url, app_url = create_database()
     try:
-        ids = seed(owner_url, app_url, args.doses)
+        ids = seeded(owner_url) if args.database else seed(owner_url, app_url, args.doses)
         context = mp.get_context("spawn")  # a clean process: its peak is the export's own
-        for fmt in args.formats.split(","):
+        print(f"load average before: {os.getloadavg()}", flush=True)
+        for fmt in [f for f in args.formats.split(",") for _ in range(args.runs)]:
             queue = context.Queue()
             proc = context.Process(
                 target=export, args=(app_url, owner_url, ids["tenant"], fmt, queue)
@@ -194,8 +241,12 @@ def main() -> None:
                 f"(app loaded: {before:.0f} MB)",
                 flush=True,
             )
+        print(f"load average after: {os.getloadavg()}", flush=True)
     finally:
-        drop_database(name)
+        if args.keep or args.database:
+            print(f"kept database {name} (reuse: --database {name})")
+        else:
+            drop_database(name)
 
 
 if __name__ == "__main__":

@@ -73,8 +73,7 @@ def create_database() -> tuple[str, str, str]:
     name = f"sentra_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_URL.rsplit("/", 1)[0]
-    owner_url = _psycopg(f"{base}/{name}")
+    name, owner_url, app_url = database_urls(name)
     os.environ.setdefault("SENTRA_INSTANCE_PATH", str(Path(tempfile.gettempdir()) / "sentra-bench"))
     from flask_migrate import upgrade
 
@@ -83,13 +82,19 @@ def create_database() -> tuple[str, str, str]:
     app = create_app(_config(owner_url, owner_url))
     with app.app_context():
         upgrade()
-    with psycopg.connect(f"{base}/{name}", autocommit=True) as conn:
+    with psycopg.connect(owner_url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(
             f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_LOGIN}') "
             f"THEN CREATE ROLE {APP_LOGIN} LOGIN NOBYPASSRLS IN ROLE sentra_app; END IF; END $$"
         )
+    return name, owner_url, app_url
+
+
+def database_urls(name: str) -> tuple[str, str, str]:
+    """``name`` and the owner's and the app role's URLs of that scratch database."""
+    base = ADMIN_URL.rsplit("/", 1)[0]
     host = base.split("://", 1)[1].split("@", 1)[1]
-    return name, owner_url, _psycopg(f"postgresql://{APP_LOGIN}@{host}/{name}")
+    return name, _psycopg(f"{base}/{name}"), _psycopg(f"postgresql://{APP_LOGIN}@{host}/{name}")
 
 
 def empty_job_queue() -> None:

@@ -2,9 +2,9 @@
 may run it, and ``rows()``, an iterator whose first item is the header.
 
 Exporters only read, and stream: ``rows()`` pulls rows from the database in batches
-(``yield_per``: a server-side cursor on PostgreSQL), so memory stays constant however
-many rows there are. Writers (:mod:`tenants.reporting.writers`) turn the rows into
-CSV or XLSX; an exporter that also has a FHIR form says so in ``formats``.
+(:func:`core.db.stream_rows`), so memory stays constant however many rows there are.
+Writers (:mod:`tenants.reporting.writers`) turn the rows into CSV or XLSX; an exporter
+that also has a FHIR form says so in ``formats``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from marshmallow import fields
 from marshmallow import validates_schema
 from sqlalchemy.orm import Session
 
+from core.db import stream_rows
 from core.models import Role
 from core.tenancy import UnscopedQueryError
 from core.tenancy import current_tenant_id
@@ -80,25 +81,21 @@ class Exporter:
         yield from self.records()
 
     # -- helpers for subclasses
-    def stream(self, statement: sa.Select) -> Iterator[sa.Row]:
-        """Rows of ``statement`` fetched in batches from a server-side cursor.
+    def stream(self, statement: sa.Select) -> Iterator[tuple]:
+        """Rows of ``statement``, streamed in batches (:func:`core.db.stream_rows`: on
+        PostgreSQL the server sends them while the writer works).
 
-        Run on the session's connection, so rows come back as plain Core rows (the ORM's
+        Run on the session's connection, so rows come back as plain tuples (the ORM's
         per-row loading was half the cost of fetching a million); wall one's tenant filter
         is compiled in here because the session's hook only sees ORM executions. The
-        connection is the session's: same transaction, snapshot and RLS setting.
+        connection is the session's: same transaction, snapshot and RLS setting, and it
+        runs nothing else until the rows are read.
         """
         tenant_id = current_tenant_id(self.session)
         if tenant_id is None:
             raise UnscopedQueryError("an export runs inside one tenant's tenant_context()")
         statement = statement.options(tenant_criteria(tenant_id))
-        result = self.session.connection().execute(
-            statement, execution_options={"yield_per": BATCH}
-        )
-        try:
-            yield from result
-        finally:
-            result.close()
+        yield from stream_rows(self.session.connection(), statement, BATCH)
 
     def filtered(self, statement: sa.Select, day, campaign_col=None, venue_col=None) -> sa.Select:
         """``statement`` limited to the period (``day``: a local-date expression) and
