@@ -191,8 +191,9 @@ def test_a_failing_export_is_marked_failed_and_the_request_still_succeeds(
 def test_the_export_sorts_with_its_own_work_mem_on_postgresql(
     alpha, app, backend, client, login, monkeypatch
 ):
-    """A million doses sorted on disk cost ~10 s: on PostgreSQL the export's
-    transaction (and only it) gets EXPORT_WORK_MEM; SQLite has no such setting."""
+    """Sorting a million doses on disk costs a server without parallel workers ~5 s:
+    on PostgreSQL the export's transaction (and only it) gets EXPORT_WORK_MEM; SQLite
+    has no such setting."""
     from tenants.reporting import services
 
     app.config["EXPORT_WORK_MEM"] = "48MB"
