@@ -80,18 +80,21 @@ def stream_rows(connection: sa.Connection, statement: sa.Select, size: int) -> I
     import psycopg
 
     dialect = connection.dialect
-    # render_postcompile: parameters SQLAlchemy renders at execution (literal_execute)
-    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    # the SQL and parameters as SQLAlchemy's execution would send them: IN lists
+    # expanded, literal_execute values rendered, each value through its type
+    compiled = statement.compile(dialect=dialect)
+    expanded = compiled.construct_expanded_state()
+    unescaped = {escaped: name for name, escaped in compiled.escaped_bind_names.items()}
     params = {}
-    for name, value in compiled.construct_params(escape_names=False).items():
-        if name not in compiled.binds:  # one value of an expanded IN list
-            raise NotImplementedError("stream_rows: an IN list of parameters is not supported")
-        bind = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        params[compiled.escaped_bind_names.get(name, name)] = bind(value) if bind else value
+    for name, value in expanded.parameters.items():
+        bind = expanded.processors.get(name)  # the values of an expanded IN list
+        if bind is None and (param := compiled.binds.get(unescaped.get(name, name))) is not None:
+            bind = param.type.dialect_impl(dialect).bind_processor(dialect)
+        params[name] = bind(value) if bind else value
     if not psycopg.capabilities.has_stream_chunked():
         size = 1  # libpq before 17: row by row
     cursor = connection.connection.driver_connection.cursor()
-    rows = cursor.stream(compiled.string, params, size=size)
+    rows = cursor.stream(expanded.statement, params, size=size)
     try:
         first = next(rows, None)
         if first is None:

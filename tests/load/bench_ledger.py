@@ -378,6 +378,88 @@ def raw_baseline(attempts: int) -> None:
         drop_database(name)
 
 
+def raw_same_work(attempts: int) -> None:
+    """The service's own statements without the service: the tenant scope of row-level
+    security, the checks read and the seat + dose + booking statement
+    (``tenants.booking.services.hotpath``, compiled once by SQLAlchemy), then COMMIT,
+    sent through psycopg as the app role (1 client, one hot slot). The database's share
+    of a booking; what ``book_slot`` costs beyond it is Python (the caller's campaign
+    read, SQLAlchemy's execution, the voucher job's enqueue)."""
+    import enum
+
+    import psycopg
+
+    from core.app import create_app
+    from core.ids import uuid7
+    from core.tenancy import tenant_context
+    from tenants.booking.models import BookingSource
+    from tenants.booking.models import BookingStatus
+    from tenants.booking.services import hotpath
+
+    name, owner_url, app_url = create_database()
+    try:
+        world = seed(app_url, owner_url, attempts, 1)
+        app = create_app(_config(app_url, owner_url))
+        tid, slot_id = world["tenant_id"], world["slot_ids"][0]
+        with app.app_context(), tenant_context(tid):
+            dialect = app.extensions["sqlalchemy"].engine.dialect
+            given = {
+                "p_tenant_id": tid,
+                "p_campaign_id": world["campaign_id"],
+                "p_person_id": world["person_ids"][0],
+                "p_dose_number": 1,
+            }
+            # the checks' own constants too (LIMIT 1, the statuses held), as plain values
+            expanded = hotpath.CHECKS_PG.compile(dialect=dialect).construct_expanded_state(given)
+            checks = expanded.statement
+            constants = {
+                k: v.value if isinstance(v, enum.Enum) else v
+                for k, v in expanded.parameters.items()
+            }
+            plain = [
+                {k: v.value if isinstance(v, enum.Enum) else v for k, v in params.items()}
+                for params in (
+                    hotpath.book_params(
+                        hotpath.booking_values(
+                            tenant_id=tid, id=uuid7(), person_id=person_id,
+                            campaign_id=world["campaign_id"], slot_id=slot_id,
+                            product_id=world["product_id"], dose_number=1,
+                            status=BookingStatus.BOOKED, source=BookingSource.ONLINE,
+                        ),
+                        slot_id=slot_id, now=NOW, product_id=world["product_id"],
+                    )
+                    for person_id in world["person_ids"]
+                )
+            ]  # fmt: skip
+            expanded = hotpath.BOOK_PG.compile(dialect=dialect).construct_expanded_state(plain[0])
+            book, book_constants = expanded.statement, expanded.parameters
+        conn = psycopg.connect(app_url.replace("+psycopg", ""))
+        ok = 0
+        started, cpu0 = time.perf_counter(), time.process_time()
+        for params in plain:
+            conn.execute(
+                "SELECT set_config('app.tenant_id', %s, true), set_config('app.scope', '', true)",
+                (str(tid),),
+            )
+            conn.execute(checks, constants | {"p_person_id": params["b_person_id"]}).fetchone()
+            _seat, booking = conn.execute(book, book_constants | params).fetchone()
+            if booking is None:
+                conn.rollback()
+                continue
+            conn.commit()
+            ok += 1
+        elapsed = time.perf_counter() - started
+        cpu = (time.process_time() - cpu0) / attempts * 1000
+        print(
+            f"same slots=1   procs=1   attempts={attempts:<5} {attempts / elapsed:7.0f} tx/s   "
+            f"{ok / elapsed:7.0f} bookings/s  client CPU {cpu:5.2f} ms/req  "
+            "(the service's statements through psycopg: RLS scope, checks, seat+dose+row)"
+        )
+        conn.close()
+    finally:
+        drop_database(name)
+
+
 def profile(attempts: int, slots: int) -> None:
     """One process, ``attempts`` bookings under pyinstrument (dev tool, not a dependency:
     ``.venv/bin/pip install pyinstrument``); prints the call tree of the hot path."""
@@ -434,6 +516,7 @@ def main() -> None:
         return
     print(f"load average before: {os.getloadavg()}")
     raw_baseline(args.attempts)
+    raw_same_work(args.attempts)
     ok = True
     for procs in args.procs:
         for scenario, slots in (("hot", 1), ("wide", 100)):
