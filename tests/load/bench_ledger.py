@@ -329,6 +329,16 @@ def run(scenario: str, slots: int, procs: int, attempts: int, keep: bool) -> boo
             drop_database(name)
 
 
+def _print_baseline(label: str, attempts: int, ok: int, started: float, cpu0: float, what: str):
+    elapsed = time.perf_counter() - started
+    cpu = (time.process_time() - cpu0) / attempts * 1000
+    print(
+        f"{label} slots=1   procs=1   attempts={attempts:<5} {attempts / elapsed:7.0f} tx/s   "
+        f"{ok / elapsed:7.0f} bookings/s  client CPU {cpu:5.2f} ms/req  ({what})",
+        flush=True,
+    )
+
+
 def raw_baseline(attempts: int) -> None:
     """The minimal booking in raw SQL on the same machine and moment (1 client, one hot
     slot, one conditional UPDATE + one INSERT per transaction), for comparison."""
@@ -366,13 +376,8 @@ def raw_baseline(attempts: int) -> None:
                 )
                 ok += 1
             conn.commit()
-        elapsed = time.perf_counter() - started
-        cpu = (time.process_time() - cpu0) / attempts * 1000
-        print(
-            f"raw  slots=1   procs=1   attempts={attempts:<5} {attempts / elapsed:7.0f} tx/s   "
-            f"{ok / elapsed:7.0f} bookings/s  client CPU {cpu:5.2f} ms/req  "
-            "(baseline: conditional UPDATE + INSERT, no ORM, no RLS)"
-        )
+        _print_baseline("raw ", attempts, ok, started, cpu0,
+                        "baseline: conditional UPDATE + INSERT, no ORM, no RLS")  # fmt: skip
         conn.close()
     finally:
         drop_database(name)
@@ -448,13 +453,9 @@ def raw_same_work(attempts: int) -> None:
                 continue
             conn.commit()
             ok += 1
-        elapsed = time.perf_counter() - started
-        cpu = (time.process_time() - cpu0) / attempts * 1000
-        print(
-            f"same slots=1   procs=1   attempts={attempts:<5} {attempts / elapsed:7.0f} tx/s   "
-            f"{ok / elapsed:7.0f} bookings/s  client CPU {cpu:5.2f} ms/req  "
-            "(the service's statements through psycopg: RLS scope, checks, seat+dose+row)"
-        )
+        _print_baseline("same", attempts, ok, started, cpu0,
+                        "the service's statements through psycopg: RLS scope, checks, "
+                        "seat+dose+row")  # fmt: skip
         conn.close()
     finally:
         drop_database(name)
