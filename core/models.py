@@ -116,6 +116,24 @@ class User(UserMixin, db.Model):
         return f"<User {self.email}>"
 
 
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for a TOTP code when the phone is lost.
+
+    Only a keyed hash is stored (core.auth.recovery); the codes are shown once.
+    """
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (sa.UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"))
+    #: HMAC-SHA256 of the user id and the normalised code, hex
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: set once, by a conditional UPDATE: a code signs in once
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class Role(enum.StrEnum):
     """A member's role in one tenant, from most to least powerful."""
 
