@@ -128,6 +128,38 @@ def create_admin(email: str, name: str, role: str, password: str) -> None:
     click.echo(f"Created {role} {email}.")
 
 
+@sentra.command("reset-two-factor")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def reset_two_factor(email: str, yes: bool) -> None:
+    """Clear the TOTP secret and recovery codes of a person who lost both.
+
+    Check who is asking first (as you would for any account recovery): this lets
+    anyone with the password sign in without a second factor, or enrol a new one.
+    """
+    from core.auth import services
+
+    user = services.find_user(email)
+    if user is None:
+        raise click.ClickException(f"No user with the email {email.strip().lower()}.")
+    if not yes:
+        click.confirm(f"Reset two-factor sign-in of {user.email} ({user.name})?", abort=True)
+    deleted = services.reset_two_factor(user)
+    db.session.commit()
+    click.echo(
+        f"Two-factor sign-in of {user.email} is reset: TOTP secret and {deleted} recovery "
+        "code(s) deleted, every session signed out, the person told by email."
+    )
+    if user.needs_totp:
+        click.echo(
+            f"Their role ({user.platform_role.value}) requires two-factor sign-in: they will "
+            "set up an authenticator app again at their next sign-in."
+        )
+    else:
+        click.echo("They now sign in with the password alone until they turn two-factor on again.")
+
+
 @sentra.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.argument("queues", nargs=-1)

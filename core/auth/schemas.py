@@ -19,6 +19,7 @@ from marshmallow import pre_load
 from marshmallow import validate
 from marshmallow import validates_schema
 
+from core.auth.recovery import looks_like_code
 from core.errors import DomainError
 from core.schemas import FormSchema
 
@@ -194,6 +195,22 @@ def _code(value: str) -> None:
 
 class TotpCodeSchema(_FormSchema):
     code = _string(_code)
+
+
+def _sign_in_code(value: str) -> None:
+    digits = "".join(value.split())
+    if not digits:
+        raise ValidationError(_("Enter the 6-digit code from your authenticator app."))
+    if not (digits.isdigit() and len(digits) == 6) and not looks_like_code(value):
+        raise ValidationError(
+            _("Enter the 6 digits from your app, or a recovery code like abcde-fghjk.")
+        )
+
+
+class SignInCodeSchema(_FormSchema):
+    """The second sign-in step: a TOTP code, or one of the recovery codes."""
+
+    code = _string(_sign_in_code)
 
 
 def _locale(value: str) -> None:

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from core.audit import log_action
+from core.auth import recovery
 from core.auth import totp
 from core.auth.passwords import hash_password
 from core.auth.passwords import needs_rehash
@@ -228,12 +229,36 @@ def record_sign_in(user: User, *, method: str) -> None:
 
 
 def check_sign_in_code(user: User, code: str) -> None:
-    """Second step of sign-in for a user with TOTP: the code, used once."""
+    """Second step of sign-in for a user with TOTP: a code from the app or a recovery
+    code, each used once. A wrong code of either kind is one failed sign-in."""
     secret = totp.open_secret(user)
-    if secret is None or not totp.accept_code(user, secret, code):
+    if secret is not None and totp.accept_code(user, secret, code):
+        record_sign_in(user, method="password+totp")
+    elif secret is not None and recovery.use_code(user, code):
+        record_sign_in(user, method="password+recovery_code")
+        send_recovery_code_used_email(user)
+    else:
         _sign_in_failed(user, user.email, "wrong_code")
+        if recovery.looks_like_code(code):
+            raise AuthError(
+                _("That recovery code is not right, or it was already used."),
+                code="code_invalid",
+            )
         raise _bad_code()
-    record_sign_in(user, method="password+totp")
+
+
+def send_recovery_code_used_email(user: User) -> None:
+    """Tell the person a recovery code was used (someone else may hold their codes)."""
+    send_mail(
+        user.email,
+        "core/recovery_code_used",
+        {
+            "name": user.name,
+            "remaining": recovery.remaining(user),
+            "url": external_url("auth.account"),
+        },
+        locale=user.locale,
+    )
 
 
 def _bad_code() -> AuthError:
@@ -246,20 +271,69 @@ def _bad_code() -> AuthError:
 # --- two-factor ---------------------------------------------------------------------------
 
 
-def enable_totp(user: User, secret: str, code: str, *, signing_in: bool = False) -> None:
+def enable_totp(user: User, secret: str, code: str, *, signing_in: bool = False) -> list[str]:
     """Turn on TOTP with ``secret`` once the person shows a code made from it.
 
-    ``signing_in``: this happens during sign-in (a reviewer's first), which it completes.
+    Returns a new set of recovery codes, to be shown once. ``signing_in``: this
+    happens during sign-in (a reviewer's first), which it completes.
     """
     if user.totp_secret:
         raise AuthError(_("Two-factor sign-in is already on."), code="totp_already_on")
     if not totp.accept_code(user, secret, code):
         raise _bad_code()
     user.totp_secret = totp.seal_secret(user, secret)
-    log_action(user, "core.user.totp_enabled", user)
+    codes = recovery.replace_codes(user)
+    log_action(user, "core.user.totp_enabled", user, {"recovery_codes": len(codes)})
     db.session.flush()
     if signing_in:
         record_sign_in(user, method="password+totp")
+    return codes
+
+
+def regenerate_recovery_codes(user: User, password: str) -> list[str]:
+    """A new set of recovery codes (password asked again); the old set stops working."""
+    confirm_password(user, password)
+    if not user.totp_secret:
+        raise AuthError(
+            _("Turn on two-factor sign-in first: recovery codes come with it."),
+            code="totp_off",
+        )
+    codes = recovery.replace_codes(user)
+    log_action(user, "core.user.recovery_codes_regenerated", user, {"count": len(codes)})
+    db.session.flush()
+    return codes
+
+
+def reset_two_factor(user: User) -> int:
+    """Operator reset for a person who lost both phone and recovery codes.
+
+    Clears the TOTP secret and every recovery code and signs the user out everywhere;
+    a role that requires TOTP is sent to enrolment at the next sign-in. The person is
+    told by email. Returns how many recovery codes were deleted.
+    """
+    deleted = recovery.delete_codes(user)
+    had_totp = bool(user.totp_secret)
+    user.totp_secret = None
+    user.totp_last_step = None
+    user.session_version += 1
+    log_action(
+        user,
+        "core.user.two_factor_reset",
+        None,  # an operator at the command line, not a signed-in user
+        {"by": "cli", "had_totp": had_totp, "recovery_codes_deleted": deleted},
+    )
+    db.session.flush()
+    send_mail(
+        user.email,
+        "core/two_factor_reset",
+        {
+            "name": user.name,
+            "enrol_again": user.needs_totp,
+            "url": external_url("auth.sign_in"),
+        },
+        locale=user.locale,
+    )
+    return deleted
 
 
 def disable_totp(user: User, password: str) -> None:
@@ -269,7 +343,8 @@ def disable_totp(user: User, password: str) -> None:
     if not user.totp_secret:
         return
     user.totp_secret = None
-    log_action(user, "core.user.totp_disabled", user)
+    deleted = recovery.delete_codes(user)
+    log_action(user, "core.user.totp_disabled", user, {"recovery_codes_deleted": deleted})
     db.session.flush()
 
 

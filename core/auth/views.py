@@ -33,6 +33,7 @@ from flask_login import login_required
 from flask_login import login_user
 from flask_login import logout_user
 
+from core.auth import recovery
 from core.auth import services
 from core.auth import totp
 from core.auth.schemas import ChangePasswordSchema
@@ -41,6 +42,7 @@ from core.auth.schemas import FormInvalid
 from core.auth.schemas import LanguageSchema
 from core.auth.schemas import NewPasswordSchema
 from core.auth.schemas import PasswordSchema
+from core.auth.schemas import SignInCodeSchema
 from core.auth.schemas import SignInSchema
 from core.auth.schemas import SignUpSchema
 from core.auth.schemas import TotpCodeSchema
@@ -69,6 +71,7 @@ PENDING = "auth_pending"  # a user who passed the password step but not the seco
 SETUP = "auth_totp_setup"  # the TOTP secret being set up, encrypted
 REAUTH = "auth_reauth_until"  # the password was asked again, valid until this time
 SIGNUP_EMAIL = "auth_signup_email"  # to prefill "send the link again"
+RECOVERY_CODES = "auth_recovery_codes"  # new recovery codes until shown, encrypted
 
 PENDING_SECONDS = 5 * 60
 REAUTH_SECONDS = 10 * 60
@@ -174,10 +177,28 @@ def _pending_user(step: SecondFactor) -> User | None:
 
 
 def _complete_sign_in(user: User, next_url: str | None):
-    """A new session for the signed-in user (no id carried over from before sign-in)."""
-    session.clear()
-    login_user(user)
+    """A new session for the signed-in user, then on to where they were going."""
+    _new_session(user)
     return redirect(safe_next(next_url) or url_for("core.home"))
+
+
+def _new_session(user: User) -> None:
+    session.clear()  # no id carried over from before sign-in
+    login_user(user)
+
+
+def show_recovery_codes(user: User, codes: list[str], next_url: str | None = None):
+    """Redirect to the page that shows new recovery codes, once.
+
+    The codes cross one redirect in the session cookie, encrypted and bound to the
+    user; that page removes them as it shows them.
+    """
+    session[RECOVERY_CODES] = {
+        "uid": str(user.id),
+        "codes": encrypt(" ".join(codes), aad=f"user:{user.id}:recovery-codes"),
+        "next": safe_next(next_url),
+    }
+    return redirect(url_for("auth.recovery_codes"))
 
 
 def _sign_in_again():
@@ -341,20 +362,24 @@ def sign_in():
     ),
 )
 def sign_in_code():
-    """Second step: the code from the authenticator app."""
+    """Second step: the code from the authenticator app, or a recovery code."""
     user = _pending_user(SecondFactor.CODE)
     if user is None:
         return _sign_in_again()
     if request.method == "GET":
         return _page("auth/sign_in_code.html")
+    # Which of the page's two forms was sent: its field shows the error.
+    field = "recovery-code" if request.form.get("kind") == "recovery" else "code"
     try:
-        data = load_form(TotpCodeSchema(), request.form)
+        data = load_form(SignInCodeSchema(), request.form)
         services.check_sign_in_code(user, data["code"])
     except FormInvalid as exc:
-        return _page("auth/sign_in_code.html", 422, errors=exc.errors)
+        return _page(
+            "auth/sign_in_code.html", 422, errors={field: exc.errors.get("code", exc.message)}
+        )
     except AuthError as exc:
         db.session.commit()  # keep the audit line of the failed attempt
-        return _page("auth/sign_in_code.html", 422, errors={"code": exc.message})
+        return _page("auth/sign_in_code.html", 422, errors={field: exc.message})
     return _complete_sign_in(user, session[PENDING].get("next"))
 
 
@@ -424,15 +449,17 @@ def totp_setup():
         return _page("auth/totp_setup.html", **context)
     try:
         data = load_form(TotpCodeSchema(), request.form)
-        services.enable_totp(user, secret, data["code"], signing_in=pending is not None)
+        codes = services.enable_totp(user, secret, data["code"], signing_in=pending is not None)
     except (FormInvalid, AuthError) as exc:
         errors = exc.errors if isinstance(exc, FormInvalid) else {"code": exc.message}
         return _page("auth/totp_setup.html", 422, errors=errors, **context)
     session.pop(SETUP, None)
     if pending is not None:
-        return _complete_sign_in(user, session[PENDING].get("next"))
+        next_url = session[PENDING].get("next")
+        _new_session(user)
+        return show_recovery_codes(user, codes, next_url)
     flash(_("Two-factor sign-in is on. You will need a code each time you sign in."), "info")
-    return redirect(url_for("auth.account"))
+    return show_recovery_codes(user, codes)
 
 
 @bp.route("/account/confirm-password", methods=["GET", "POST"])
@@ -469,6 +496,7 @@ def _account_page(status: int = 200, errors: dict | None = None):
         user=user,
         totp_on=bool(user.totp_secret),
         totp_required=user.needs_totp,
+        recovery_codes_left=recovery.remaining(user) if user.totp_secret else 0,
     )
 
 
@@ -581,3 +609,6 @@ def reset_password(token: str):
     session.clear()
     flash(_("Your password is changed. Sign in with the new password."), "info")
     return redirect(url_for("auth.sign_in"))
+
+
+from core.auth import recovery_views  # noqa: E402,F401 (its routes are on bp)

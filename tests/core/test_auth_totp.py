@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 
 import pyotp
 import pytest
+import sqlalchemy as sa
 
+from core.auth import recovery
 from core.auth import totp
+from core.crypto import blind_index
 from core.db import utcnow
+from core.extensions import db
 from core.models import PlatformRole
+from core.models import RecoveryCode
+from tests.conftest import base_config
+from tests.conftest import truncate_all
 from tests.core.test_auth import audit
 from tests.core.test_auth import fresh_limits  # noqa: F401 (autouse)
 from tests.core.test_auth import limited  # noqa: F401 (fixture)
+from tests.core.test_auth import outbox
 from tests.core.test_auth import reload
 from tests.core.test_auth import sign_in
 from tests.core.test_auth import signed_in
@@ -34,6 +43,17 @@ def with_totp(user, secret: str | None = None) -> str:
     user.totp_secret = totp.seal_secret(user, secret)
     db.session.commit()
     return secret
+
+
+def codes_on_page(response) -> list[str]:
+    """The recovery codes a page shows (none when it does not show them)."""
+    return re.findall(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>", response.text)
+
+
+def recovery_rows(user) -> list[RecoveryCode]:
+    db.session.rollback()
+    query = sa.select(RecoveryCode).where(RecoveryCode.user_id == user.id)
+    return list(db.session.scalars(query))
 
 
 def secret_on_page(html: bytes) -> str:
@@ -158,7 +178,8 @@ def test_reviewer_enrols_before_anything_else(client, create_user):
     assert reload(reviewer).totp_secret is None
     done = client.post("/two-factor/setup", data={"code": pyotp.TOTP(secret).now()})
     assert done.status_code == 302
-    assert done.headers["Location"] == "/account"
+    assert done.headers["Location"] == "/account/recovery-codes"  # shown once, then on
+    assert len(codes_on_page(client.get("/account/recovery-codes"))) == 10
     assert signed_in(client)
     assert totp.open_secret(reload(reviewer)) == secret
     assert [e.action for e in audit()][-2:] == ["core.user.totp_enabled", "core.user.signed_in"]
@@ -212,9 +233,11 @@ def test_member_turns_totp_on_and_off_with_password(client, create_user, login):
     assert ok.headers["Location"] == "/two-factor/setup"
     secret = secret_on_page(client.get("/two-factor/setup").data)
     done = client.post("/two-factor/setup", data={"code": pyotp.TOTP(secret).now()})
-    assert done.headers["Location"] == "/account"
+    assert done.headers["Location"] == "/account/recovery-codes"
+    assert len(codes_on_page(client.get("/account/recovery-codes"))) == 10
     assert totp.open_secret(reload(user)) == secret
     assert signed_in(client)
+    assert recovery_rows(user) != []
 
     refused = client.post("/account/two-factor/disable", data={"disable_password": "nope nope"})
     assert refused.status_code == 422
@@ -222,6 +245,7 @@ def test_member_turns_totp_on_and_off_with_password(client, create_user, login):
     off = client.post("/account/two-factor/disable", data={"disable_password": PASSWORD})
     assert off.status_code == 302
     assert reload(user).totp_secret is None
+    assert recovery_rows(user) == []  # turning two-factor off deletes the recovery codes
     actions = [e.action for e in audit()]
     assert "core.user.totp_enabled" in actions and "core.user.totp_disabled" in actions
 
@@ -246,3 +270,287 @@ def test_pending_sign_in_expires(client, create_user, monkeypatch):
     assert response.headers["Location"] == "/sign-in"
     monkeypatch.undo()
     assert not signed_in(client)
+
+
+# --- recovery codes -----------------------------------------------------------------------
+
+
+def with_recovery_codes(user) -> tuple[str, list[str]]:
+    """Turn TOTP on for ``user`` with a set of recovery codes: (secret, codes)."""
+    secret = with_totp(user)
+    codes = recovery.replace_codes(user)
+    db.session.commit()
+    return secret, codes
+
+
+def test_recovery_codes_are_random_and_read_loosely(app, create_user):
+    codes = {recovery.new_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        assert re.fullmatch(r"[a-z2-9]{5}-[a-z2-9]{5}", code), code
+        assert not set(code) & set("01ilo")  # nothing to misread
+    code = next(iter(codes))
+    assert recovery.normalise(f"  {code.upper().replace('-', ' - ')} ") == code.replace("-", "")
+    assert recovery.looks_like_code(code.upper().replace("-", ""))
+    assert not recovery.looks_like_code("123456")
+    assert not recovery.looks_like_code(code[:-1] + "0")  # 0 is not in the alphabet
+
+
+def test_recovery_codes_are_shown_once_and_stored_hashed(client, create_user):
+    reviewer = create_user(platform_role=PlatformRole.REVIEWER)
+    sign_in(client, reviewer.email, next="/account")
+    secret = secret_on_page(client.get("/two-factor/setup").data)
+    done = client.post("/two-factor/setup", data={"code": pyotp.TOTP(secret).now()})
+    assert done.headers["Location"] == "/account/recovery-codes"
+
+    page = client.get("/account/recovery-codes")
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    codes = codes_on_page(page)
+    assert len(codes) == len(set(codes)) == 10
+    assert 'href="/account"' in page.text  # continue to where the sign-in was going
+    assert "sentra-recovery-codes.txt" in page.text  # a download, made on the page itself
+    assert re.findall(r'(?:src|href)="(?!/|#|\?|data:text/plain)', page.text) == []
+
+    again = client.get("/account/recovery-codes")  # once only
+    assert again.status_code == 302 and again.headers["Location"] == "/account"
+    assert codes_on_page(client.get("/account")) == []
+    assert b"10 unused recovery codes left." in client.get("/account").data
+
+    rows = recovery_rows(reviewer)
+    assert len(rows) == 10 and all(r.used_at is None for r in rows)
+    stored = {r.code_hash for r in rows}
+    for code in codes:  # a keyed hash of the user and the code, never the code
+        assert all(code.replace("-", "") not in h and code not in h for h in stored)
+        assert blind_index(f"{reviewer.id}:{code.replace('-', '')}", "recovery-code") in stored
+
+
+def test_sign_in_with_a_recovery_code_works_once(app, client, create_user):
+    user = create_user()
+    _secret, codes = with_recovery_codes(user)
+    sign_in(client, user.email, next="/account")
+    typed = " " + codes[0].upper().replace("-", " ") + " "  # case, spaces and dashes ignored
+    done = client.post("/sign-in/code", data={"code": typed, "kind": "recovery"})
+    assert done.status_code == 302
+    assert done.headers["Location"] == "/account"
+    assert signed_in(client)
+    assert audit("core.user.signed_in")[-1].data == {"method": "password+recovery_code"}
+    assert [r.used_at is not None for r in recovery_rows(user)].count(True) == 1
+    assert b"9 unused recovery codes left." in client.get("/account").data
+
+    [message] = [m for m in outbox(app) if m["To"] == user.email]
+    assert message["Subject"] == "A recovery code was used to sign in to Sentra"
+    text = message.get_body(("plain",)).get_content()
+    assert "You have 9 unused recovery codes left." in text
+    assert "http://localhost/account" in text
+
+    client.post("/sign-out")
+    sign_in(client, user.email)
+    replay = client.post("/sign-in/code", data={"code": codes[0], "kind": "recovery"})
+    assert replay.status_code == 422
+    assert b"That recovery code is not right, or it was already used." in replay.data
+    assert b'id="recovery-code-error"' in replay.data  # shown at the field that was used
+    assert not signed_in(client)
+    assert audit("core.user.sign_in_failed")[-1].data["reason"] == "wrong_code"
+    assert len(outbox(app)) == 1  # no mail for a refused code
+
+    other = client.post("/sign-in/code", data={"code": codes[1]})  # the main field takes one too
+    assert other.status_code == 302
+    assert signed_in(client)
+
+
+def test_recovery_codes_of_another_user_do_not_work(client, create_user):
+    alice, bob = create_user(), create_user()
+    _secret, alice_codes = with_recovery_codes(alice)
+    with_recovery_codes(bob)
+    sign_in(client, bob.email)
+    response = client.post("/sign-in/code", data={"code": alice_codes[0]})
+    assert response.status_code == 422
+    assert not signed_in(client)
+    assert all(r.used_at is None for r in recovery_rows(alice))
+
+
+def test_a_malformed_recovery_code_is_a_form_error(client, create_user):
+    user = create_user()
+    with_recovery_codes(user)
+    sign_in(client, user.email)
+    response = client.post("/sign-in/code", data={"code": "abc", "kind": "recovery"})
+    assert response.status_code == 422
+    assert b"or a recovery code like abcde-fghjk" in response.data
+    assert b'id="recovery-code-error"' in response.data
+    assert not signed_in(client)
+
+
+@pytest.mark.usefixtures("limited")
+def test_recovery_code_guessing_is_throttled_like_totp(client, create_user):
+    user = create_user()
+    _secret, codes = with_recovery_codes(user)
+    sign_in(client, user.email)
+    for n in range(5):
+        guess = f"zzzzz-zzzz{n + 2}"
+        response = client.post("/sign-in/code", data={"code": guess, "kind": "recovery"})
+        assert response.status_code == 422
+    assert len(audit("core.user.sign_in_failed")) == 5
+    response = client.post("/sign-in/code", data={"code": codes[0], "kind": "recovery"})
+    assert response.status_code == 429
+    assert not signed_in(client)
+    assert all(r.used_at is None for r in recovery_rows(user))
+
+
+def test_regenerating_replaces_the_set(client, create_user, login):
+    user = create_user()
+    _secret, old = with_recovery_codes(user)
+    login(client, user)
+    wrong = client.post("/account/recovery-codes", data={"confirm_password": "not my password"})
+    assert wrong.status_code == 422
+    assert b"The password is not right." in wrong.data
+    assert {r.code_hash for r in recovery_rows(user)} == {
+        blind_index(f"{user.id}:{c.replace('-', '')}", "recovery-code") for c in old
+    }
+
+    made = client.post("/account/recovery-codes", data={"confirm_password": PASSWORD})
+    assert made.headers["Location"] == "/account/recovery-codes"
+    new = codes_on_page(client.get("/account/recovery-codes"))
+    assert len(new) == 10 and not set(new) & set(old)
+    assert len(recovery_rows(user)) == 10
+    assert audit("core.user.recovery_codes_regenerated")[-1].data == {"count": 10}
+
+    user = reload(user)
+    assert not recovery.use_code(user, old[0])  # the old set stopped working at once
+    assert recovery.use_code(user, new[0])
+
+
+def test_regenerating_needs_two_factor_on(client, create_user, login):
+    user = create_user()
+    login(client, user)
+    response = client.post("/account/recovery-codes", data={"confirm_password": PASSWORD})
+    assert response.status_code == 422
+    assert recovery_rows(user) == []
+
+
+def test_operator_resets_two_factor_of_a_reviewer(app, client, runner, create_user):
+    reviewer = create_user(platform_role=PlatformRole.REVIEWER)
+    with_recovery_codes(reviewer)
+    version = reviewer.session_version
+
+    kept = runner.invoke(args=["sentra", "reset-two-factor", reviewer.email], input="n\n")
+    assert kept.exit_code != 0  # declined at the prompt: nothing changes
+    assert reload(reviewer).totp_secret is not None
+
+    result = runner.invoke(args=["sentra", "reset-two-factor", reviewer.email.upper(), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "10 recovery code(s) deleted" in result.output
+    assert "set up an authenticator app again at their next sign-in" in result.output
+    reviewer = reload(reviewer)
+    assert reviewer.totp_secret is None and reviewer.totp_last_step is None
+    assert reviewer.session_version == version + 1  # signed out everywhere
+    assert recovery_rows(reviewer) == []
+    [entry] = audit("core.user.two_factor_reset")
+    assert entry.object_id == str(reviewer.id) and entry.actor_id is None
+    assert entry.data == {"by": "cli", "had_totp": True, "recovery_codes_deleted": 10}
+    [message] = [m for m in outbox(app) if m["To"] == reviewer.email]
+    assert "set up your authenticator app again" in message.get_body(("plain",)).get_content()
+
+    # The role requires TOTP: the next sign-in goes to enrolment, not to the code step.
+    assert sign_in(client, reviewer.email).headers["Location"] == "/two-factor/setup"
+
+
+def test_operator_reset_of_an_unknown_email_fails(runner, app):
+    result = runner.invoke(args=["sentra", "reset-two-factor", "nobody@example.test", "--yes"])
+    assert result.exit_code != 0
+    assert "No user with the email nobody@example.test" in result.output
+
+
+RACERS = 6
+
+
+@pytest.fixture
+def pg_app(postgres, tmp_path):
+    """An app on PostgreSQL with a connection for each racing sign-in."""
+    from core.app import create_app
+
+    app = create_app(
+        {
+            **base_config(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": postgres["app_url"],
+            "MIGRATION_DATABASE_URL": postgres["owner_url"],
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": RACERS + 2, "max_overflow": 0},
+        }
+    )
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+    truncate_all(postgres["owner_url"])
+
+
+@pytest.mark.postgres
+def test_racing_sign_ins_use_one_recovery_code_once(pg_app):
+    from core.auth import services
+    from core.models import User
+
+    user = User(
+        email="racer@example.test",
+        name="Racer",
+        password_hash="unused",
+        email_verified_at=utcnow(),
+        locale="en",
+    )
+    db.session.add(user)
+    db.session.commit()
+    _secret, codes = with_recovery_codes(user)
+    user_id = user.id
+    barrier = threading.Barrier(RACERS)
+    results, errors = [], []
+
+    def race():
+        with pg_app.app_context():
+            racer = db.session.get(User, user_id)
+            try:
+                barrier.wait()
+                services.check_sign_in_code(racer, codes[0])
+                db.session.commit()
+                results.append(True)
+            except services.AuthError:
+                db.session.commit()  # as the view does: keep the failed attempt's audit line
+                results.append(False)
+            except Exception as exc:  # any other error fails the test
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=race) for _ in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(results) == [False] * (RACERS - 1) + [True]
+    assert [r.used_at is not None for r in recovery_rows(user)].count(True) == 1
+    methods = [e.data.get("method") for e in audit("core.user.signed_in")]
+    assert methods == ["password+recovery_code"]
+    assert len(audit("core.user.sign_in_failed")) == RACERS - 1
+
+
+def test_recovery_pages_and_mail_are_in_indonesian(app, client, create_user, indonesian_by_default):
+    from tests.core.test_translations import leftovers
+    from tests.core.test_translations import translated
+
+    user = create_user(locale="id")
+    _secret, codes = with_recovery_codes(user)
+    sign_in(client, user.email)
+    code_page = client.get("/sign-in/code").text
+    assert translated("Sign in with a recovery code") in code_page
+    assert not leftovers(code_page, "en")
+    assert client.post("/sign-in/code", data={"code": codes[0]}).status_code == 302
+    account = client.get("/account").text
+    assert "9 kode pemulihan belum terpakai." in account
+    assert not leftovers(account, "en")
+    client.post("/account/recovery-codes", data={"confirm_password": PASSWORD})
+    shown = client.get("/account/recovery-codes").text
+    assert translated("Save these codes now. They are shown only this once.") in shown
+    assert not leftovers(shown, "en")
+
+    [message] = outbox(app)
+    assert message["Subject"] == translated("A recovery code was used to sign in to Sentra")
+    assert "Anda masih punya 9 kode pemulihan" in message.get_body(("plain",)).get_content()
