@@ -197,6 +197,13 @@ class TotpCodeSchema(_FormSchema):
     code = _string(_code)
 
 
+class ReplaceTotpSchema(_FormSchema):
+    """Moving to a new authenticator app: the password again, and a code from the new app."""
+
+    password = _string(_given_password)
+    code = _string(_code)
+
+
 def _sign_in_code(value: str) -> None:
     digits = "".join(value.split())
     if not digits:

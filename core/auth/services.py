@@ -304,6 +304,45 @@ def regenerate_recovery_codes(user: User, password: str) -> list[str]:
     return codes
 
 
+def replace_totp(user: User, password: str, secret: str, code: str) -> list[str]:
+    """Move two-factor sign-in to a new authenticator app (a new phone), self-service.
+
+    Needs the password again and a code made from the new ``secret``; until both are
+    right nothing changes, so the old app keeps working. Then the old secret and the
+    old recovery codes stop working at once, every session of the user ends (the
+    caller renews its own, as after a password change) and the person is told by
+    email. Allowed for every role with TOTP on, including those that require it.
+    Returns the new recovery codes, to be shown once.
+    """
+    confirm_password(user, password)
+    if not user.totp_secret:
+        raise AuthError(
+            _("Two-factor sign-in is off: turn it on to set up an authenticator app."),
+            code="totp_off",
+        )
+    # The step remembered against replay belongs to the old secret: a code from the
+    # new app in the same 30 seconds as the last sign-in must not be refused for it.
+    step = totp.matching_step(secret, code)
+    if step is None:
+        raise AuthError(
+            _("That code is not from the new app, or it is not right. Try the next code."),
+            code="code_invalid",
+        )
+    user.totp_secret = totp.seal_secret(user, secret)
+    user.totp_last_step = step
+    user.session_version += 1
+    codes = recovery.replace_codes(user)
+    log_action(user, "core.user.totp_replaced", user, {"recovery_codes": len(codes)})
+    db.session.flush()
+    send_mail(
+        user.email,
+        "core/totp_replaced",
+        {"name": user.name, "url": external_url("auth.account")},
+        locale=user.locale,
+    )
+    return codes
+
+
 def reset_two_factor(user: User) -> int:
     """Operator reset for a person who lost both phone and recovery codes.
 

@@ -397,7 +397,7 @@ def sign_out():
 # --- two-factor ----------------------------------------------------------------------------
 
 
-def _setup_secret(user: User) -> str:
+def setup_secret(user: User) -> str:
     """The secret being set up, kept across reloads of the page (encrypted in the cookie)."""
     aad = f"user:{user.id}:totp-setup"
     data = session.get(SETUP)
@@ -409,6 +409,15 @@ def _setup_secret(user: User) -> str:
     secret = totp.new_secret()
     session[SETUP] = {"uid": str(user.id), "secret": encrypt(secret, aad=aad)}
     return secret
+
+
+def setup_context(user: User, secret: str) -> dict:
+    """What a page needs to show a secret to add to an authenticator app."""
+    return {
+        "secret": secret,
+        "secret_groups": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        "uri": totp.provisioning_uri(secret, user.email),
+    }
 
 
 @bp.route("/two-factor/setup", methods=["GET", "POST"])
@@ -438,13 +447,8 @@ def totp_setup():
         user = current_user._get_current_object()
     else:
         return _sign_in_again()
-    secret = _setup_secret(user)
-    context = {
-        "secret": secret,
-        "secret_groups": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
-        "uri": totp.provisioning_uri(secret, user.email),
-        "signing_in": pending is not None,
-    }
+    secret = setup_secret(user)
+    context = {**setup_context(user, secret), "signing_in": pending is not None}
     if request.method == "GET":
         return _page("auth/totp_setup.html", **context)
     try:
@@ -611,4 +615,5 @@ def reset_password(token: str):
     return redirect(url_for("auth.sign_in"))
 
 
+from core.auth import new_app_views  # noqa: E402,F401 (its routes are on bp)
 from core.auth import recovery_views  # noqa: E402,F401 (its routes are on bp)

@@ -428,6 +428,164 @@ def test_regenerating_needs_two_factor_on(client, create_user, login):
     assert recovery_rows(user) == []
 
 
+# --- a new authenticator app (a new phone) --------------------------------------------------
+
+
+def move_to_new_app(client, password: str = PASSWORD, code: str | None = None):
+    """Open the new-app page and confirm it: (response, the new secret)."""
+    page = client.get("/account/two-factor/new-app")
+    assert page.status_code == 200
+    secret = secret_on_page(page.data)
+    data = {"password": password, "code": pyotp.TOTP(secret).now() if code is None else code}
+    return client.post("/account/two-factor/new-app", data=data), secret
+
+
+def next_code(secret: str) -> str:
+    """A code of the step after the current one: inside the window, not yet used."""
+    return pyotp.TOTP(secret).at(utcnow().timestamp() + 30)
+
+
+def test_moving_to_a_new_app(app, client, create_user, login):
+    user = create_user()
+    old_secret, old_codes = with_recovery_codes(user)
+    version = user.session_version
+    login(client, user)
+    other = app.test_client()  # the same person on another device
+    login(other, user)
+    account = client.get("/account").text
+    assert 'href="/account/two-factor/new-app"' in account
+
+    page = client.get("/account/two-factor/new-app")
+    new_secret = secret_on_page(page.data)
+    assert new_secret != old_secret
+    assert f"secret={new_secret}" in page.text  # the otpauth link, as on the setup page
+    assert secret_on_page(client.get("/account/two-factor/new-app").data) == new_secret
+    assert totp.open_secret(reload(user)) == old_secret  # nothing changes by looking
+
+    done = client.post(
+        "/account/two-factor/new-app",
+        data={"password": PASSWORD, "code": pyotp.TOTP(new_secret).now()},
+    )
+    assert done.status_code == 302
+    assert done.headers["Location"] == "/account/recovery-codes"
+    new_codes = codes_on_page(client.get("/account/recovery-codes"))
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+
+    user = reload(user)
+    assert totp.open_secret(user) == new_secret
+    assert user.session_version == version + 1
+    assert signed_in(client)  # this device stays signed in
+    assert not signed_in(other)  # every other session ends
+    assert not recovery.use_code(user, old_codes[0])  # the old set died with the old app
+    assert recovery.use_code(user, new_codes[0])
+    db.session.commit()
+
+    [entry] = audit("core.user.totp_replaced")
+    assert entry.object_id == str(user.id) and entry.actor_id == user.id
+    assert entry.data == {"recovery_codes": 10}
+    [message] = [m for m in outbox(app) if m["To"] == user.email]
+    assert message["Subject"] == "Your Sentra authenticator app was changed"
+    text = message.get_body(("plain",)).get_content()
+    assert "moved to a new authenticator app" in text
+    assert "http://localhost/account" in text
+
+    # From now on, only the new app's codes sign in.
+    client.post("/sign-out")
+    sign_in(client, user.email)
+    refused = client.post("/sign-in/code", data={"code": pyotp.TOTP(old_secret).now()})
+    assert refused.status_code == 422
+    assert not signed_in(client)
+    assert client.post("/sign-in/code", data={"code": next_code(new_secret)}).status_code == 302
+    assert signed_in(client)
+
+
+def test_moving_to_a_new_app_right_after_signing_in(client, create_user):
+    # The step used by the sign-in belongs to the old secret: the new app's code of the
+    # same 30 seconds is still accepted.
+    user = create_user()
+    old_secret, _codes = with_recovery_codes(user)
+    sign_in(client, user.email)
+    assert client.post("/sign-in/code", data={"code": next_code(old_secret)}).status_code == 302
+    done, new_secret = move_to_new_app(client)
+    assert done.status_code == 302
+    assert totp.open_secret(reload(user)) == new_secret
+
+
+@pytest.mark.parametrize(
+    ("password", "good_code", "field", "message"),
+    [
+        ("not my password", True, "password", b"The password is not right."),
+        (PASSWORD, False, "code", b"That code is not from the new app"),
+        ("", False, "password", b"Enter your password."),
+        (PASSWORD, None, "code", b"The code has 6 digits"),
+    ],
+)
+def test_a_wrong_password_or_code_changes_nothing(
+    app, client, create_user, login, password, good_code, field, message
+):
+    user = create_user()
+    old_secret, old_codes = with_recovery_codes(user)
+    version = user.session_version
+    login(client, user)
+    page = client.get("/account/two-factor/new-app")
+    new_secret = secret_on_page(page.data)
+    code = {True: pyotp.TOTP(new_secret).now(), False: wrong_code(new_secret), None: "12ab"}
+    response = client.post(
+        "/account/two-factor/new-app", data={"password": password, "code": code[good_code]}
+    )
+    assert response.status_code == 422
+    assert message in response.data
+    assert f'id="{field}-error"'.encode() in response.data
+    assert secret_on_page(response.data) == new_secret  # the same new secret, to try again
+
+    user = reload(user)
+    assert totp.open_secret(user) == old_secret
+    assert user.session_version == version
+    assert signed_in(client)
+    assert audit("core.user.totp_replaced") == []
+    assert outbox(app) == []
+    assert totp.accept_code(user, old_secret, pyotp.TOTP(old_secret).now())  # still works
+    assert recovery.use_code(user, old_codes[0])
+
+
+def test_a_reviewer_moves_to_a_new_app(client, create_user, login):
+    reviewer = create_user(platform_role=PlatformRole.REVIEWER)
+    login(client, reviewer)  # enrols, as a reviewer's first sign-in does
+    old_secret = totp.open_secret(reload(reviewer))
+    assert b"cannot be turned off" in client.get("/account").data
+    done, new_secret = move_to_new_app(client)
+    assert done.headers["Location"] == "/account/recovery-codes"
+    assert totp.open_secret(reload(reviewer)) == new_secret != old_secret
+    assert client.get("/account").status_code == 200  # signed in, not sent to enrolment
+    assert len(audit("core.user.totp_replaced")) == 1
+
+
+def test_the_new_app_page_needs_two_factor_on(client, create_user, login):
+    user = create_user()
+    login(client, user)
+    assert client.get("/account/two-factor/new-app").headers["Location"] == "/two-factor/setup"
+    response = client.post(
+        "/account/two-factor/new-app", data={"password": PASSWORD, "code": "123456"}
+    )
+    assert response.status_code == 302
+    assert reload(user).totp_secret is None
+    client.post("/sign-out")
+    assert client.get("/account/two-factor/new-app").headers["Location"].startswith("/sign-in")
+
+
+@pytest.mark.usefixtures("limited")
+def test_new_app_confirmations_are_throttled(client, create_user, login):
+    user = create_user()
+    old_secret = with_totp(user)
+    login(client, user)
+    for _ in range(10):
+        response, _secret = move_to_new_app(client, password="not my password")
+        assert response.status_code == 422
+    response, _secret = move_to_new_app(client)
+    assert response.status_code == 429
+    assert totp.open_secret(reload(user)) == old_secret
+
+
 def test_operator_resets_two_factor_of_a_reviewer(app, client, runner, create_user):
     reviewer = create_user(platform_role=PlatformRole.REVIEWER)
     with_recovery_codes(reviewer)
@@ -554,3 +712,29 @@ def test_recovery_pages_and_mail_are_in_indonesian(app, client, create_user, ind
     [message] = outbox(app)
     assert message["Subject"] == translated("A recovery code was used to sign in to Sentra")
     assert "Anda masih punya 9 kode pemulihan" in message.get_body(("plain",)).get_content()
+
+
+def test_new_app_page_nudge_and_mail_are_in_indonesian(
+    app, client, create_user, login, indonesian_by_default
+):
+    from tests.core.test_translations import leftovers
+    from tests.core.test_translations import translated
+
+    user = create_user(locale="id")
+    with_totp(user)
+    login(client, user)
+    account = client.get("/account").text
+    assert translated("Move to a new authenticator app") in account
+    assert not leftovers(account, "en")
+    page = client.get("/account/two-factor/new-app").text
+    assert translated("Use the new app") in page
+    assert not leftovers(page, "en")
+    refused = client.post("/account/two-factor/new-app", data={"password": "salah", "code": "1"})
+    assert refused.status_code == 422
+    assert not leftovers(refused.text, "en")
+    done, _secret = move_to_new_app(client)
+    assert done.status_code == 302
+
+    [message] = outbox(app)
+    assert message["Subject"] == translated("Your Sentra authenticator app was changed")
+    assert not leftovers(message.get_body(("plain",)).get_content(), "en")
