@@ -360,6 +360,7 @@ ROUTES: dict[str, Case] = {
     "auth.sign_out": Case(everyone()),
     # Outside a sign-in it sends people on (confirm the password, or their account page).
     "auth.totp_setup": Case(signed_in()),
+    "auth.recovery_codes": Case(signed_in()),  # nothing to show: sent to the account page
     "auth.confirm_password": Case(signed_in()),
     "auth.account": Case(signed_in()),
     "auth.change_password": Case(signed_in()),
