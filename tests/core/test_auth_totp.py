@@ -586,6 +586,47 @@ def test_new_app_confirmations_are_throttled(client, create_user, login):
     assert totp.open_secret(reload(user)) == old_secret
 
 
+# --- the nudge to make recovery codes ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("left", "warned"), [(None, True), (0, True), (2, True), (3, False), (10, False)]
+)
+def test_account_page_warns_when_recovery_codes_run_low(client, create_user, login, left, warned):
+    user = create_user()
+    if left is None:  # two-factor on from before recovery codes existed: no rows at all
+        with_totp(user)
+    else:
+        _secret, codes = with_recovery_codes(user)
+        for code in codes[: 10 - left]:
+            assert recovery.use_code(user, code)
+        db.session.commit()
+    login(client, user)
+    page = client.get("/account").text
+    assert ('id="recovery-codes-warning"' in page) is warned
+    # the button to make a set is on the page once, in the warning when there is one
+    assert page.count('action="/account/recovery-codes"') == 1
+    if warned:
+        warning = page.split('id="recovery-codes-warning"')[1].split("</section>")[0]
+        assert 'action="/account/recovery-codes"' in warning
+    if not left:
+        assert "You have no recovery codes" in page
+    elif left == 2:
+        assert "Only 2 recovery codes left" in page
+    made = client.post("/account/recovery-codes", data={"confirm_password": PASSWORD})
+    assert made.headers["Location"] == "/account/recovery-codes"
+    client.get("/account/recovery-codes")
+    assert 'id="recovery-codes-warning"' not in client.get("/account").text
+
+
+def test_no_recovery_code_warning_without_two_factor(client, create_user, login):
+    user = create_user()
+    login(client, user)
+    page = client.get("/account").text
+    assert 'id="recovery-codes-warning"' not in page
+    assert "/account/two-factor/new-app" not in page
+
+
 def test_operator_resets_two_factor_of_a_reviewer(app, client, runner, create_user):
     reviewer = create_user(platform_role=PlatformRole.REVIEWER)
     with_recovery_codes(reviewer)
@@ -721,9 +762,10 @@ def test_new_app_page_nudge_and_mail_are_in_indonesian(
     from tests.core.test_translations import translated
 
     user = create_user(locale="id")
-    with_totp(user)
+    with_totp(user)  # on from before recovery codes existed: none left
     login(client, user)
     account = client.get("/account").text
+    assert translated("You have no recovery codes") in account
     assert translated("Move to a new authenticator app") in account
     assert not leftovers(account, "en")
     page = client.get("/account/two-factor/new-app").text
