@@ -361,6 +361,8 @@ ROUTES: dict[str, Case] = {
     # Outside a sign-in it sends people on (confirm the password, or their account page).
     "auth.totp_setup": Case(signed_in()),
     "auth.recovery_codes": Case(signed_in()),  # nothing to show: sent to the account page
+    # Every role may move two-factor to a new app (without it: sent to the setup page).
+    "auth.totp_replace": Case(signed_in()),
     "auth.confirm_password": Case(signed_in()),
     "auth.account": Case(signed_in()),
     "auth.change_password": Case(signed_in()),
