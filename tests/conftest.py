@@ -274,6 +274,39 @@ def client(app):
     return app.test_client()
 
 
+def racing_app(postgres: dict, tmp_path: Path, connections: int, **config):
+    """For a module's own fixture: an app on PostgreSQL (the app role, under RLS) with
+    ``connections`` pooled connections, so threads racing each other each hold one;
+    the tables are emptied after the test. ``config`` adds settings.
+
+        @pytest.fixture
+        def pg_app(postgres, tmp_path):
+            yield from racing_app(postgres, tmp_path, THREADS + 2)
+    """
+    from core.app import create_app
+    from core.extensions import db
+
+    app = create_app(
+        {
+            **base_config(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": postgres["app_url"],
+            "MIGRATION_DATABASE_URL": postgres["owner_url"],
+            "SQLALCHEMY_ENGINE_OPTIONS": {
+                "pool_size": connections,
+                "max_overflow": 0,
+                "pool_timeout": 60,
+            },
+            **config,
+        }
+    )
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+    truncate_all(postgres["owner_url"])
+
+
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()

@@ -17,8 +17,7 @@ from core.db import utcnow
 from core.extensions import db
 from core.models import PlatformRole
 from core.models import RecoveryCode
-from tests.conftest import base_config
-from tests.conftest import truncate_all
+from tests.conftest import racing_app
 from tests.core.test_auth import audit
 from tests.core.test_auth import fresh_limits  # noqa: F401 (autouse)
 from tests.core.test_auth import limited  # noqa: F401 (fixture)
@@ -666,21 +665,7 @@ RACERS = 6
 @pytest.fixture
 def pg_app(postgres, tmp_path):
     """An app on PostgreSQL with a connection for each racing sign-in."""
-    from core.app import create_app
-
-    app = create_app(
-        {
-            **base_config(tmp_path),
-            "SQLALCHEMY_DATABASE_URI": postgres["app_url"],
-            "MIGRATION_DATABASE_URL": postgres["owner_url"],
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": RACERS + 2, "max_overflow": 0},
-        }
-    )
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-    truncate_all(postgres["owner_url"])
+    yield from racing_app(postgres, tmp_path, RACERS + 2)
 
 
 @pytest.mark.postgres

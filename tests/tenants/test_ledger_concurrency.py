@@ -34,8 +34,7 @@ from tenants.booking.transaction import run_in_transaction
 from tenants.campaigns.models import Campaign
 from tenants.campaigns.models import Slot
 from tenants.campaigns.services import set_slot_capacity
-from tests.conftest import base_config
-from tests.conftest import truncate_all
+from tests.conftest import racing_app
 from tests.tenants.ledger_support import BEFORE
 from tests.tenants.ledger_support import build_world
 from tests.tenants.ledger_support import counters
@@ -52,22 +51,8 @@ NIK = "3171044505910002"
 
 @pytest.fixture
 def pg_app(postgres, tmp_path):
-    from core.app import create_app
-
-    app = create_app(
-        {
-            **base_config(tmp_path),
-            "SQLALCHEMY_DATABASE_URI": postgres["app_url"],
-            "MIGRATION_DATABASE_URL": postgres["owner_url"],
-            # more connections than cores: requests really wait on each other's locks
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 24, "max_overflow": 0, "pool_timeout": 60},
-        }
-    )
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-    truncate_all(postgres["owner_url"])
+    # more connections than cores: requests really wait on each other's locks
+    yield from racing_app(postgres, tmp_path, 24)
 
 
 def _setup(*, capacity: int, doses: int, people: int, slots: int = 1):

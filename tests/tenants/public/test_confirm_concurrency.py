@@ -18,9 +18,7 @@ from tenants.booking.models import Booking
 from tenants.booking.recount import recount_stock
 from tenants.campaigns.models import Slot
 from tenants.campaigns.services import set_slot_capacity
-from tests.conftest import IsolatedClient
-from tests.conftest import base_config
-from tests.conftest import truncate_all
+from tests.conftest import racing_app
 from tests.tenants.public.support import base
 from tests.tenants.public.support import choose_slot
 from tests.tenants.public.support import fill_details
@@ -34,23 +32,7 @@ PLACES = 3
 
 @pytest.fixture
 def pg_app(postgres, tmp_path):
-    from core.app import create_app
-
-    app = create_app(
-        {
-            **base_config(tmp_path),
-            "SQLALCHEMY_DATABASE_URI": postgres["app_url"],
-            "MIGRATION_DATABASE_URL": postgres["owner_url"],
-            "PUBLIC_BOOKING_MIN_FILL_SECONDS": 0,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": PEOPLE + 2, "max_overflow": 0},
-        }
-    )
-    app.test_client_class = IsolatedClient
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-    truncate_all(postgres["owner_url"])
+    yield from racing_app(postgres, tmp_path, PEOPLE + 2, PUBLIC_BOOKING_MIN_FILL_SECONDS=0)
 
 
 def test_the_last_places_go_to_exactly_that_many_people(pg_app):

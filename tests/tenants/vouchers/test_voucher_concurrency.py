@@ -11,8 +11,7 @@ from core import jobs as core_jobs
 from core.extensions import db
 from core.tenancy import tenant_context
 from tenants.vouchers import receivers
-from tests.conftest import base_config
-from tests.conftest import truncate_all
+from tests.conftest import racing_app
 from tests.tenants.ledger_support import build_world
 from tests.tenants.ledger_support import make_tenant
 from tests.tenants.vouchers.support import book
@@ -25,21 +24,7 @@ COPIES = 8
 
 @pytest.fixture
 def pg_app(postgres, tmp_path):
-    from core.app import create_app
-
-    app = create_app(
-        {
-            **base_config(tmp_path),
-            "SQLALCHEMY_DATABASE_URI": postgres["app_url"],
-            "MIGRATION_DATABASE_URL": postgres["owner_url"],
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": COPIES + 2, "max_overflow": 0},
-        }
-    )
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-    truncate_all(postgres["owner_url"])
+    yield from racing_app(postgres, tmp_path, COPIES + 2)
 
 
 def test_racing_voucher_jobs_send_one_email(pg_app, monkeypatch):
