@@ -33,7 +33,7 @@ from core.logs import configure_logging
 #: this list is the one place the app learns they exist.
 BLUEPRINTS = [
     "core.views:bp",
-    "core.auth.views:bp",
+    "core.auth.blueprint:bp",
     "core.files:bp",
     "tenants.console.views:bp",
     "tenants.api.api:bp",

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from core.auth.passwords import needs_rehash
-from core.auth.views import safe_next
+from core.auth.web import safe_next
 from core.db import utcnow
 from core.extensions import db
 from core.extensions import limiter

@@ -258,7 +258,7 @@ def test_reviewer_cannot_turn_totp_off(client, create_user, login):
 
 
 def test_pending_sign_in_expires(client, create_user, monkeypatch):
-    import core.auth.views as views
+    import core.auth.web as views
 
     user = create_user()
     secret = with_totp(user)
