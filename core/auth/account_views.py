@@ -27,14 +27,11 @@ from core.auth.schemas import load_form
 from core.auth.services import AuthError
 from core.auth.web import REAUTH
 from core.auth.web import REAUTH_SECONDS
+from core.auth.web import account_form_limits
 from core.auth.web import account_page
 from core.auth.web import bp
-from core.auth.web import by_user
-from core.auth.web import configured_limit
 from core.auth.web import page
-from core.auth.web import post_limits
 from core.auth.web import safe_next
-from core.extensions import limiter
 
 
 @bp.route("/account")
@@ -46,11 +43,7 @@ def account():
 
 @bp.route("/account/password", methods=["POST"])
 @login_required
-@post_limits(
-    limiter.limit(
-        configured_limit("AUTH_LIMIT_ACCOUNT_USER", "10/minute"), key_func=by_user, methods=["POST"]
-    )
-)
+@account_form_limits()
 def change_password():
     """Change the password; other devices are signed out, this one stays signed in."""
     user = current_user._get_current_object()
@@ -69,11 +62,7 @@ def change_password():
 
 @bp.route("/account/confirm-password", methods=["GET", "POST"])
 @login_required
-@post_limits(
-    limiter.limit(
-        configured_limit("AUTH_LIMIT_ACCOUNT_USER", "10/minute"), key_func=by_user, methods=["POST"]
-    )
-)
+@account_form_limits()
 def confirm_password():
     """Ask for the password again before changing two-factor settings."""
     next_url = safe_next(request.values.get("next")) or url_for("auth.account")

@@ -34,20 +34,17 @@ from core.auth.web import PENDING
 from core.auth.web import REAUTH
 from core.auth.web import RECOVERY_CODES
 from core.auth.web import SETUP
+from core.auth.web import account_form_limits
 from core.auth.web import account_page
 from core.auth.web import bp
-from core.auth.web import by_pending_user
-from core.auth.web import by_user
-from core.auth.web import configured_limit
+from core.auth.web import code_limits
 from core.auth.web import new_session
 from core.auth.web import page
 from core.auth.web import pending_user
-from core.auth.web import post_limits
 from core.auth.web import safe_next
 from core.auth.web import sign_in_again
 from core.crypto import decrypt
 from core.crypto import encrypt
-from core.extensions import limiter
 from core.models import User
 
 #: which form field of the new-app page shows a refusal of the service
@@ -95,20 +92,7 @@ def show_recovery_codes(user: User, codes: list[str], next_url: str | None = Non
 
 
 @bp.route("/two-factor/setup", methods=["GET", "POST"])
-@post_limits(
-    limiter.limit(configured_limit("AUTH_LIMIT_CODE_IP", "20/minute"), methods=["POST"]),
-    limiter.limit(
-        configured_limit("AUTH_LIMIT_CODE_USER", "5/minute"),
-        key_func=by_pending_user,
-        methods=["POST"],
-    ),
-    # and per hour: about 3 in a million guesses succeed, so bound the guesses per day
-    limiter.limit(
-        configured_limit("AUTH_LIMIT_CODE_USER_HOURLY", "20/hour"),
-        key_func=by_pending_user,
-        methods=["POST"],
-    ),
-)
+@code_limits()
 def totp_setup():
     """Set up an authenticator app: during a first sign-in, or from the account page."""
     pending = pending_user(SecondFactor.ENROLL)
@@ -144,11 +128,7 @@ def totp_setup():
 
 @bp.route("/account/two-factor/disable", methods=["POST"])
 @login_required
-@post_limits(
-    limiter.limit(
-        configured_limit("AUTH_LIMIT_ACCOUNT_USER", "10/minute"), key_func=by_user, methods=["POST"]
-    )
-)
+@account_form_limits()
 def totp_disable():
     """Turn two-factor off (password asked again)."""
     user = current_user._get_current_object()
@@ -166,11 +146,7 @@ def totp_disable():
 
 @bp.route("/account/two-factor/new-app", methods=["GET", "POST"])
 @login_required
-@post_limits(
-    limiter.limit(
-        configured_limit("AUTH_LIMIT_ACCOUNT_USER", "10/minute"), key_func=by_user, methods=["POST"]
-    )
-)
+@account_form_limits()
 def totp_replace():
     """GET: a new secret for the new app. POST: the password and a code from the new app."""
     user = current_user._get_current_object()
@@ -205,11 +181,7 @@ def totp_replace():
 
 @bp.route("/account/recovery-codes", methods=["GET", "POST"])
 @login_required
-@post_limits(
-    limiter.limit(
-        configured_limit("AUTH_LIMIT_ACCOUNT_USER", "10/minute"), key_func=by_user, methods=["POST"]
-    )
-)
+@account_form_limits()
 def recovery_codes():
     """GET: the codes just made, shown once. POST: a new set (password asked again)."""
     user = current_user._get_current_object()

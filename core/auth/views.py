@@ -31,7 +31,7 @@ from core.auth.web import PENDING
 from core.auth.web import SIGNUP_EMAIL
 from core.auth.web import bp
 from core.auth.web import by_email
-from core.auth.web import by_pending_user
+from core.auth.web import code_limits
 from core.auth.web import complete_sign_in
 from core.auth.web import configured_limit
 from core.auth.web import form_values
@@ -161,20 +161,7 @@ def sign_in():
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
-@post_limits(
-    limiter.limit(configured_limit("AUTH_LIMIT_CODE_IP", "20/minute"), methods=["POST"]),
-    limiter.limit(
-        configured_limit("AUTH_LIMIT_CODE_USER", "5/minute"),
-        key_func=by_pending_user,
-        methods=["POST"],
-    ),
-    # and per hour: about 3 in a million guesses succeed, so bound the guesses per day
-    limiter.limit(
-        configured_limit("AUTH_LIMIT_CODE_USER_HOURLY", "20/hour"),
-        key_func=by_pending_user,
-        methods=["POST"],
-    ),
-)
+@code_limits()
 def sign_in_code():
     """Second step: the code from the authenticator app, or a recovery code."""
     user = pending_user(SecondFactor.CODE)

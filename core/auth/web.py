@@ -39,6 +39,7 @@ from core.auth import services
 from core.auth.schemas import normalise_email
 from core.auth.services import SecondFactor
 from core.extensions import db
+from core.extensions import limiter
 from core.extensions import login_manager
 from core.models import User
 
@@ -112,6 +113,36 @@ def post_limits(*limits):
         return view
 
     return decorator
+
+
+def code_limits():
+    """The limits on trying a second-factor code (the sign-in step, setting up an app):
+    per address, and per user a minute and an hour."""
+    return post_limits(
+        limiter.limit(configured_limit("AUTH_LIMIT_CODE_IP", "20/minute"), methods=["POST"]),
+        limiter.limit(
+            configured_limit("AUTH_LIMIT_CODE_USER", "5/minute"),
+            key_func=by_pending_user,
+            methods=["POST"],
+        ),
+        # and per hour: about 3 in a million guesses succeed, so bound the guesses per day
+        limiter.limit(
+            configured_limit("AUTH_LIMIT_CODE_USER_HOURLY", "20/hour"),
+            key_func=by_pending_user,
+            methods=["POST"],
+        ),
+    )
+
+
+def account_form_limits():
+    """The limit on the account page's forms (each asks for the password): per user."""
+    return post_limits(
+        limiter.limit(
+            configured_limit("AUTH_LIMIT_ACCOUNT_USER", "10/minute"),
+            key_func=by_user,
+            methods=["POST"],
+        )
+    )
 
 
 # --- pages ----------------------------------------------------------------------------------

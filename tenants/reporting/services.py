@@ -49,6 +49,11 @@ log = logging.getLogger(__name__)
 DOWNLOAD_SECONDS = 120
 #: temporary files up to this size stay in memory
 _SPOOL_BYTES = 4 * 1024 * 1024
+#: seconds an export job may run before rq stops it (a million doses as XLSX takes
+#: minutes); a run still "running" after this never finishes (see fail_stalled_runs)
+EXPORT_TIMEOUT = 3 * 3600
+#: a run no worker has picked up after this long is given up
+QUEUED_FOR_TOO_LONG = dt.timedelta(days=1)
 
 
 class ExportError(DomainError):
@@ -110,13 +115,6 @@ def start_export(
         run_id=str(run.id),
     )
     return run
-
-
-#: seconds an export job may run before rq stops it (a million doses as XLSX takes
-#: minutes); a run still "running" after this never finishes (see fail_stalled_runs)
-EXPORT_TIMEOUT = 3 * 3600
-#: a run no worker has picked up after this long is given up
-QUEUED_FOR_TOO_LONG = dt.timedelta(days=1)
 
 
 def fail_stalled_runs(now: dt.datetime | None = None) -> int:

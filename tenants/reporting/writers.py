@@ -116,5 +116,5 @@ def write_xlsx(rows: Iterable, out: BinaryIO, progress: Progress | None = None) 
             sheet.append(cells)
             first = False
         else:
-            sheet.append([safe_cell(value) for value in row])
+            sheet.append(safe_row(row))
     book.save(out)
